@@ -1,0 +1,35 @@
+"""Helpers for the chapters: a provenance banner and a ``glue`` that works without myst-nb."""
+
+from __future__ import annotations
+
+import platform
+
+import torch
+
+from . import __version__
+from .profiles import active_profile
+
+
+def device() -> torch.device:
+    """The device experiments run on: CUDA when available, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def banner(source: str = "computed in this page") -> str:
+    """One line saying which profile, device and results this page was made with; prints it."""
+    dev = device()
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu"
+    line = (f"profile: {active_profile()} | device: {dev.type} ({name}) | torch {torch.__version__}"
+            f" | emergence {__version__} | results: {source}")
+    print(line)
+    return line
+
+
+def glue(name: str, value, display: bool = False):
+    """Store a value for ``{glue:}`` references in the built book; a no-op outside myst-nb."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:  # plain Jupyter or Colab without myst-nb
+        return value
+    myst_glue(name, value, display=display)
+    return value

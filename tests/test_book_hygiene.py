@@ -1,0 +1,63 @@
+"""The book's own hygiene: the table of contents and the notebooks agree, and notebooks are
+stored clean (no outputs, the python3 kernel, a Colab set-up cell that installs only if needed)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+
+
+def toc_files() -> set[str]:
+    text = (ROOT / "_toc.yml").read_text()
+    return set(re.findall(r"(?:file|root):\s*(\S+)", text))
+
+
+def notebooks() -> list[Path]:
+    return sorted(BOOK.glob("*.ipynb"))
+
+
+def test_every_notebook_is_in_the_toc():
+    listed = toc_files()
+    missing = [nb.name for nb in notebooks() if f"book/{nb.stem}" not in listed]
+    assert not missing, f"notebooks missing from _toc.yml: {missing}"
+
+
+def test_every_toc_entry_exists():
+    absent = [entry for entry in toc_files()
+              if not any((ROOT / f"{entry}{ext}").exists() for ext in (".ipynb", ".md"))]
+    assert not absent, f"_toc.yml lists files that do not exist: {absent}"
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_notebook_is_stored_clean(path):
+    nb = json.loads(path.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs"), f"{path.name} has stored outputs"
+            assert cell.get("execution_count") is None, f"{path.name} has execution counts"
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_notebook_starts_with_conditional_colab_setup(path):
+    nb = json.loads(path.read_text())
+    code_cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    setup = "".join(code_cells[0]["source"])
+    assert "remove-cell" in code_cells[0]["metadata"].get("tags", [])
+    assert "import emergence" in setup and "except ImportError" in setup, (
+        f"{path.name}: the first code cell must install the package only when it is missing")
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_notebook_ends_with_summary_and_exercises(path):
+    nb = json.loads(path.read_text())
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert re.search(r"^#+ Summary", text, re.M), f"{path.name} has no Summary section"
+    assert re.search(r"^#+ Exercises", text, re.M), f"{path.name} has no Exercises section"
+    assert len(re.findall(r":{3,}\{exercise\}", text)) >= 3, f"{path.name} has fewer than 3 exercises"
+    assert len(re.findall(r":{3,}\{solution\}", text)) >= len(re.findall(r":{3,}\{exercise\}", text)), (
+        f"{path.name}: every exercise needs a solution")
