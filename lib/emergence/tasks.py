@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from . import _validate
-from .theory import skill_probs
+from .theory.dynamics import skill_probs
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _validate
+from .. import _validate
+
+__all__ = [
+    "skill_probs", "growth_rate", "skill_strength", "skill_loss", "emergence_time",
+    "saturation_time", "is_stage_like", "linear_skill_strength",
+]
 
 
 def skill_probs(n_skills: int, alpha: float) -> np.ndarray:
