@@ -58,6 +58,8 @@ def test_notebook_ends_with_summary_and_exercises(path):
     text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     assert re.search(r"^#+ Summary", text, re.M), f"{path.name} has no Summary section"
     assert re.search(r"^#+ Exercises", text, re.M), f"{path.name} has no Exercises section"
-    assert len(re.findall(r":{3,}\{exercise\}", text)) >= 3, f"{path.name} has fewer than 3 exercises"
-    assert len(re.findall(r":{3,}\{solution\}", text)) >= len(re.findall(r":{3,}\{exercise\}", text)), (
+    n_exercises = len(re.findall(r":{3,}\{exercise\}", text))
+    n_solutions = len(re.findall(r":{3,}\{solution\}", text))
+    assert n_exercises >= 3, f"{path.name} has fewer than 3 exercises"
+    assert n_solutions >= n_exercises, (
         f"{path.name}: every exercise needs a solution")
