@@ -14,7 +14,7 @@ All arrays may carry leading batch dimensions: one call trains a whole ensemble 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -29,12 +29,16 @@ class Trajectory:
     ``steps`` (n_records,) are the gradient-descent step counts; ``strengths`` has shape
     ``(n_records, *batch, n_basis)`` and holds ``R_k = a_k b_k``; ``losses`` (n_records, *batch)
     holds the population loss ``½ Σ_k P_k (S - R_k)²`` over the basis (skills outside the basis
-    add their constant ``½ S² Σ_{k>N} P_k``, which the caller knows).
+    add their constant ``½ S² Σ_{k>N} P_k``, which the caller knows). ``a`` and ``b`` hold the
+    two factors themselves, shaped like ``strengths``, so that the conserved ``a² - b²`` can be
+    checked.
     """
 
     steps: np.ndarray
     strengths: np.ndarray
     losses: np.ndarray
+    a: np.ndarray | None = field(default=None, repr=False)
+    b: np.ndarray | None = field(default=None, repr=False)
 
 
 def sample_skill_counts(n_data: int, probs, n_datasets: int = 1, seed: int = 0) -> np.ndarray:
@@ -85,13 +89,15 @@ def train(weights, *, scale: float = 1.0, r0: float = 0.01, lr: float = 0.05,
     a = torch.full_like(w, np.sqrt(r0) * stretch).requires_grad_(True)
     b = torch.full_like(w, np.sqrt(r0) / stretch).requires_grad_(True)
 
-    steps, strengths, losses = [], [], []
+    steps, strengths, losses, a_rec, b_rec = [], [], [], [], []
     for step in range(n_steps + 1):
         if step % record_every == 0:
             with torch.no_grad():
                 product = a * b
                 steps.append(step)
                 strengths.append(product.clone())
+                a_rec.append(a.detach().clone())
+                b_rec.append(b.detach().clone())
                 losses.append((0.5 * p * (scale - product) ** 2).sum(-1))
         if step == n_steps:
             break
@@ -103,4 +109,5 @@ def train(weights, *, scale: float = 1.0, r0: float = 0.01, lr: float = 0.05,
         if not bool(torch.isfinite(a).all()):
             raise FloatingPointError(f"multilinear training diverged at step {step}: lower lr={lr}")
     return Trajectory(np.asarray(steps), torch.stack(strengths).numpy(),
-                      torch.stack(losses).numpy())
+                      torch.stack(losses).numpy(), torch.stack(a_rec).numpy(),
+                      torch.stack(b_rec).numpy())

@@ -39,9 +39,9 @@ def evaluation_sets(task: SparseParityTask, n_per_skill: int,
     Drawn once and reused at every measurement, as in the paper (20,000 samples per skill).
     """
     _validate.positive_int("n_per_skill", n_per_skill)
-    inputs, targets = zip(*(task.sample_skill(k, n_per_skill, generator, device)
-                            for k in range(1, task.n_skills + 1)))
-    return torch.stack(inputs), torch.stack(targets)
+    pairs = [task.sample_skill(k, n_per_skill, generator, device)
+             for k in range(1, task.n_skills + 1)]
+    return torch.stack([x for x, _ in pairs]), torch.stack([y for _, y in pairs])
 
 
 def strengths(outputs: torch.Tensor, targets: torch.Tensor, scale: float) -> torch.Tensor:
@@ -55,7 +55,7 @@ def strengths(outputs: torch.Tensor, targets: torch.Tensor, scale: float) -> tor
 
 
 def skill_losses(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Per-skill losses ``L_k = ½ mean (f* - f)²`` on the evaluation sets, shape ``(..., n_skills)``."""
+    """Per-skill losses ``L_k = ½ mean (f* - f)²`` on the evaluation sets, ``(..., n_skills)``."""
     return 0.5 * ((targets - outputs) ** 2).mean(dim=-1)
 
 

@@ -3,7 +3,7 @@
 With ``f = Σ_k a_k b_k g_k`` and ``a_k(0) = b_k(0)``, gradient flow on the ½-MSE loss decouples
 into one logistic equation per skill, ``dR_k/dt = 2 η w_k R_k (S - R_k)``, where ``w_k`` is the
 fraction of training data that belongs to skill k (``P_s(k)`` with unlimited data). Its exact
-solution is a sigmoid in ``log``-free time,
+solution is a sigmoid in time,
 
     R_k(t) / S = 1 / (1 + (S / R_k(0) - 1) exp(-2 η B² w_k S t)),
 
@@ -25,7 +25,7 @@ __all__ = [
 
 
 def skill_probs(n_skills: int, alpha: float) -> np.ndarray:
-    """The power law ``P_s(k) = k^-(alpha+1) / Σ_j j^-(alpha+1)`` for ``k = 1..n_skills`` (Eq. 1)."""
+    """The power law ``P_s(k) = k^-(alpha+1) / Σ_j j^-(alpha+1)``, ``k = 1..n_skills`` (Eq. 1)."""
     _validate.positive_int("n_skills", n_skills)
     _validate.positive("alpha", alpha)
     weights = np.arange(1, n_skills + 1, dtype=np.float64) ** -(alpha + 1.0)
@@ -62,7 +62,8 @@ def skill_strength(t, prob, scale=1.0, r0=0.01, eta=1.0, b2=1.0):
     _validate.non_negative("t", t)
     _check_dynamics(prob, scale, r0, eta, b2)
     rate = growth_rate(prob, scale, eta, b2)
-    # exp(-x) / (c + exp(-x)) form avoids overflow for the large times of the scaling laws.
+    # Written as a logistic of the log-odds, evaluated stably, so the very large times of the
+    # scaling laws neither overflow nor lose precision.
     log_odds = rate * np.asarray(t, dtype=np.float64) - np.log(scale / r0 - 1.0)
     return scale * _sigmoid(log_odds)
 
