@@ -1,0 +1,261 @@
+"""Least-squares calibration of the extended models on one-skill networks (Section 5, Fig. 11).
+
+Each extended model has a single constant (``B²``, ``D_c`` or ``N_c``). It is fitted to the
+seed-mean ``R/S`` of an ``n_s = 1`` network, each point weighted by the spread over seeds (floored,
+so that saturated points with no spread do not dominate). Two uncertainties are reported:
+
+- ``stderr``: the usual standard error from the Jacobian at the optimum, with the covariance
+  scaled by the reduced chi² (so it also absorbs any mismatch of the model's shape);
+- ``bootstrap_stderr``: the spread of the fitted constant when the seeds are resampled with
+  replacement and the fit is repeated, which needs no assumption about the noise.
+
+The time model has a second, nuisance parameter: the initial strength ``R(0)``. The network's
+measured ``R(0)`` is a random number of either sign with mean zero, so it cannot be read off
+step 0; it is fitted jointly with ``B²`` (in log space, both being positive).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+
+from . import _validate
+from .theory import extended
+
+__all__ = [
+    "Fit", "TimeFit", "fit_time", "fit_data", "fit_width", "calibrate",
+    "emergence_steps", "PowerLawFit", "fit_power_law",
+]
+
+_N_BOOT = 200
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One fitted constant: value, Jacobian standard error, bootstrap standard error over seeds,
+    and the root-mean-square residual of the seed-mean data about the fitted curve."""
+
+    name: str
+    value: float
+    stderr: float
+    bootstrap_stderr: float
+    residual_rms: float
+
+    @property
+    def uncertainty(self) -> float:
+        """The larger of the two standard errors: the cautious one to quote."""
+        return max(self.stderr, self.bootstrap_stderr)
+
+    def z_score(self, reference: float) -> float:
+        """How many uncertainties ``reference`` lies from the fitted value."""
+        return abs(self.value - reference) / self.uncertainty
+
+
+@dataclass(frozen=True)
+class TimeFit(Fit):
+    """The time calibration: ``B²`` plus the jointly fitted initial strength ``R(0)/S``."""
+
+    r0: float
+    r0_stderr: float
+
+
+def _weights(strength: np.ndarray, floor: float):
+    """Seed mean and the per-point sigma (seed std, floored) of ``(n_points, n_seeds)`` data."""
+    strength = np.asarray(strength, dtype=np.float64)
+    if strength.ndim != 2 or strength.shape[1] < 2:
+        raise ValueError(f"strength must have shape (n_points, n_seeds >= 2), got {strength.shape}")
+    _validate.finite("strength", strength)
+    _validate.positive("floor", floor)
+    return strength.mean(axis=1), np.maximum(strength.std(axis=1, ddof=1), floor)
+
+
+def _least_squares(model, x, y, sigma, p0, bounds):
+    """Weighted least squares; returns the optimum, its scaled covariance and the RMS residual."""
+    sol = optimize.least_squares(lambda p: (model(x, p) - y) / sigma, p0, bounds=bounds,
+                                 x_scale="jac")
+    dof = max(len(y) - len(p0), 1)
+    chi2 = 2.0 * sol.cost / dof
+    jac = sol.jac
+    cov = np.linalg.pinv(jac.T @ jac) * chi2
+    rms = float(np.sqrt(np.mean((model(x, sol.x) - y) ** 2)))
+    return sol.x, cov, rms
+
+
+def _bootstrap(fit_once, strength: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Refit on ``n_boot`` resamples of the seeds (columns); returns the fitted parameters."""
+    rng = np.random.default_rng(seed)
+    n_seeds = strength.shape[1]
+    return np.array([fit_once(strength[:, rng.integers(0, n_seeds, n_seeds)])
+                     for _ in range(n_boot)])
+
+
+def _time_model(t, p, scale, lr):
+    b2, r0 = np.exp(p[0]), np.exp(p[1]) * scale
+    return extended.calibrated_strength(t, 1.0, scale=scale, lr=lr, b2=b2, r0=r0)
+
+
+def fit_time(steps, strength, *, scale: float, lr: float, floor: float = 0.02,
+             n_boot: int = _N_BOOT, seed: int = 0) -> TimeFit:
+    """Fit ``B²`` and ``R(0)`` of Eq. 14 to a one-skill network's ``R/S`` over training.
+
+    ``steps`` (n_rec,) are SGD steps, ``strength`` (n_rec, n_seeds) is ``R/S``; ``lr`` is the
+    network's learning rate on the no-½ MSE loss (the theory uses ``eta = 2 lr``).
+    """
+    steps = np.asarray(steps, dtype=np.float64)
+    _validate.non_negative("steps", steps)
+    mean, sigma = _weights(strength, floor)
+    if steps.shape != mean.shape:
+        raise ValueError(f"steps must have shape {mean.shape}, got {steps.shape}")
+
+    def model(t, p):
+        return _time_model(t, p, scale, lr)
+
+    # Start from the half-way time: 2 eta B² S t_half = ln(S/R0 - 1) with R0/S = 1e-3.
+    t_half = steps[np.argmax(mean >= 0.5 * mean.max())] or steps.max() / 2
+    b2_start = np.log(999.0) / (2.0 * extended.effective_eta(lr) * scale * max(t_half, 1.0))
+    p0 = np.log([b2_start, 1e-3])
+    bounds = ([-30.0, -30.0], [10.0, -1e-9])
+
+    def fit_once(s):
+        m, sg = _weights(s, floor)
+        return _least_squares(model, steps, m, sg, p0, bounds)[0]
+
+    p, cov, rms = _least_squares(model, steps, mean, sigma, p0, bounds)
+    boot = _bootstrap(fit_once, np.asarray(strength, dtype=np.float64), n_boot, seed)
+    b2, r0 = np.exp(p)
+    return TimeFit("B2", float(b2), float(b2 * np.sqrt(cov[0, 0])),
+                   float(np.std(np.exp(boot[:, 0]), ddof=1)), rms,
+                   float(r0), float(r0 * np.sqrt(cov[1, 1])))
+
+
+def _fit_one_constant(name, model, x, strength, start, floor, n_boot, seed) -> Fit:
+    """Fit a single positive constant (in log space) of ``model(x, value)`` to seed-mean data."""
+    mean, sigma = _weights(strength, floor)
+
+    def logmodel(xx, p):
+        return model(xx, np.exp(p[0]))
+
+    bounds = ([-30.0], [30.0])
+    p0 = [np.log(start)]
+
+    def fit_once(s):
+        m, sg = _weights(s, floor)
+        return _least_squares(logmodel, x, m, sg, p0, bounds)[0]
+
+    p, cov, rms = _least_squares(logmodel, x, mean, sigma, p0, bounds)
+    boot = _bootstrap(fit_once, np.asarray(strength, dtype=np.float64), n_boot, seed)
+    value = float(np.exp(p[0]))
+    return Fit(name, value, float(value * np.sqrt(cov[0, 0])),
+               float(np.std(np.exp(boot[:, 0]), ddof=1)), rms)
+
+
+def fit_data(counts, strength, *, floor: float = 0.02, n_boot: int = _N_BOOT,
+             seed: int = 0) -> Fit:
+    """Fit ``D_c`` of the ``D_c``-shot learner (Eq. 17) to final ``R/S`` against skill counts.
+
+    ``counts`` (n_D,) are the examples of the skill in each training set (for one skill, the
+    data set size ``D``); ``strength`` (n_D, n_seeds) is the final ``R/S``.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    _validate.non_negative("counts", counts)
+    mean, _ = _weights(strength, floor)
+    if counts.shape != mean.shape:
+        raise ValueError(f"counts must have shape {mean.shape}, got {counts.shape}")
+    # Eq. 17 reaches 1 at D_c: start at the first count where the mean is nearly learned.
+    learned = np.nonzero(mean >= 0.9)[0]
+    start = counts[learned[0]] if learned.size else 2.0 * counts.max()
+    return _fit_one_constant("D_c", lambda x, dc: extended.dc_shot_strength(x, dc), counts,
+                             strength, max(start, 1.0), floor, n_boot, seed)
+
+
+def fit_width(widths, strength, *, floor: float = 0.02, n_boot: int = _N_BOOT,
+              seed: int = 0) -> Fit:
+    """Fit a real ``N_c`` of the ``N_c``-basis learner to one-skill ``R/S`` against width.
+
+    Uses the continuous form ``clip(N / N_c, 0, 1)`` of Eq. 21 for skill 1.
+    """
+    widths = np.asarray(widths, dtype=np.float64)
+    _validate.positive("widths", widths)
+    mean, _ = _weights(strength, floor)
+    if widths.shape != mean.shape:
+        raise ValueError(f"widths must have shape {mean.shape}, got {widths.shape}")
+
+    def model(w, n_c):
+        return extended.nc_basis_strength_continuous(w, 1, n_c)[..., 0]
+
+    learned = np.nonzero(mean >= 0.9)[0]
+    start = widths[learned[0]] if learned.size else widths.max()
+    return _fit_one_constant("N_c", model, widths, strength, start, floor, n_boot, seed)
+
+
+def calibrate(result, **kwargs) -> Fit:
+    """Fit the constant a one-skill experiment result calibrates, whichever it is.
+
+    ``result`` is an :class:`emergence.experiments.Result` (anything with ``arrays`` and
+    ``config``) of ``calib_time``, ``calib_data`` or ``calib_params``; returns a
+    :class:`TimeFit` (B²) or a :class:`Fit` (D_c, N_c). Extra keywords go to the fit.
+    """
+    arrays, config = result.arrays, result.config
+    strength = np.asarray(arrays["strength"])
+    if strength.ndim != 3 or strength.shape[2] != 1:
+        raise ValueError(f"calibration needs one skill: strength shape (n, n_seeds, 1), "
+                         f"got {strength.shape}")
+    strength = strength[..., 0]
+    if "steps" in arrays:
+        return fit_time(arrays["steps"], strength, scale=config["scale"], lr=config["lr"],
+                        **kwargs)
+    if "n_data" in arrays:
+        counts = np.asarray(arrays["skill_counts"])[..., 0].mean(axis=1)
+        return fit_data(counts, strength, **kwargs)
+    if "widths" in arrays:
+        return fit_width(arrays["widths"], strength, **kwargs)
+    raise ValueError(f"result arrays must hold steps, n_data or widths, got {sorted(arrays)}")
+
+
+def emergence_steps(steps, strength, threshold: float = 0.05) -> np.ndarray:
+    """First recorded step at which ``R/S >= threshold``, along axis 0; NaN where never reached.
+
+    ``strength`` has shape ``(n_rec, ...)``; the result has shape ``strength.shape[1:]``.
+    """
+    steps = np.asarray(steps, dtype=np.float64)
+    strength = np.asarray(strength, dtype=np.float64)
+    _validate.in_open_interval("threshold", threshold, 0.0, 1.0)
+    if steps.ndim != 1 or steps.shape[0] != strength.shape[0]:
+        raise ValueError(f"steps must have shape ({strength.shape[0]},), got {steps.shape}")
+    reached = strength >= threshold
+    first = np.argmax(reached, axis=0)
+    return np.where(reached.any(axis=0), steps[first], np.nan)
+
+
+@dataclass(frozen=True)
+class PowerLawFit:
+    """``y ≈ prefactor · x^slope`` fitted on log-log axes, with the slope's standard error."""
+
+    slope: float
+    slope_stderr: float
+    prefactor: float
+
+    def __call__(self, x):
+        return self.prefactor * np.asarray(x, dtype=np.float64) ** self.slope
+
+
+def fit_power_law(x, y) -> PowerLawFit:
+    """Ordinary least squares of ``log y`` on ``log x`` (points with NaN are dropped).
+
+    ``x`` (n,) and ``y`` (n,) or (n, n_rep): replicates (e.g. seeds) are all used as points,
+    so the slope's standard error reflects their scatter.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    xx = np.broadcast_to(x.reshape(-1, *([1] * (y.ndim - 1))), y.shape).ravel()
+    yy = y.ravel()
+    keep = np.isfinite(yy)
+    if keep.sum() < 3 or np.unique(xx[keep]).size < 2:
+        raise ValueError("fit_power_law needs >= 3 finite points at >= 2 distinct x")
+    _validate.positive("x", xx[keep])
+    _validate.positive("y", yy[keep])
+    res = optimize.curve_fit(lambda lx, a, b: a + b * lx, np.log(xx[keep]), np.log(yy[keep]))
+    (intercept, slope), cov = res
+    return PowerLawFit(float(slope), float(np.sqrt(cov[1, 1])), float(np.exp(intercept)))
