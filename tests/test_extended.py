@@ -108,3 +108,25 @@ def test_nc_basis_example_and_monotonicity():
 def test_bad_inputs_name_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_projection_strength_is_linear_and_shares_eq17_loss():
+    d = np.array([0, 200, 400, 800, 1000])
+    np.testing.assert_allclose(th.dc_projection_strength(d, 800), [0, 0.25, 0.5, 1, 1])
+    # Eq. 17 is the strength of a function proportional to g_k with the projection's loss:
+    # ½ (S - R17)² = ½ S (S - R_proj)  (in units S = 1).
+    r17, rproj = th.dc_shot_strength(d, 800), th.dc_projection_strength(d, 800)
+    np.testing.assert_allclose((1 - r17) ** 2, 1 - rproj, atol=1e-12)
+
+
+def test_min_norm_interpolant_has_projection_strength():
+    rng = np.random.default_rng(0)
+    d_c, scale = 40, 1.0
+    target = np.full(d_c, scale / np.sqrt(d_c))       # coefficients of S g_k on e_{k,l}
+    for d in (5, 20, 35):
+        strengths = []
+        for _ in range(300):
+            phi = rng.standard_normal((d, d_c))          # features of d samples (isotropic)
+            coef = np.linalg.pinv(phi) @ (phi @ target)   # minimum-norm interpolant
+            strengths.append(coef @ target / scale)       # R = <coef, target> / S
+        assert np.mean(strengths) / scale == pytest.approx(d / d_c, abs=0.02)

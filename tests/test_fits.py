@@ -81,6 +81,7 @@ def test_power_law_fit_recovers_slope():
     (lambda: fits.fit_time(np.arange(4.0), np.zeros((3, 2)), scale=5, lr=0.1), "steps"),
     (lambda: fits.fit_data(np.arange(3.0), np.full((3, 2), np.nan)), "strength"),
     (lambda: fits.fit_width(np.arange(3.0), np.zeros((3, 2))), "widths"),
+    (lambda: fits.fit_data(np.arange(3.0), np.zeros((3, 2)), law="cubic"), "law"),
     (lambda: fits.emergence_steps(np.arange(3), np.zeros((3, 2)), threshold=1.5), "threshold"),
     (lambda: fits.fit_power_law([1, 2], [1, 2]), "fit_power_law"),
 ])

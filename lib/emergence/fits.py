@@ -151,13 +151,19 @@ def _fit_one_constant(name, model, x, strength, start, floor, n_boot, seed) -> F
                float(np.std(np.exp(boot[:, 0]), ddof=1)), rms)
 
 
-def fit_data(counts, strength, *, floor: float = 0.02, n_boot: int = _N_BOOT,
-             seed: int = 0) -> Fit:
-    """Fit ``D_c`` of the ``D_c``-shot learner (Eq. 17) to final ``R/S`` against skill counts.
+_DATA_LAWS = {"eq17": extended.dc_shot_strength, "projection": extended.dc_projection_strength}
+
+
+def fit_data(counts, strength, *, law: str = "eq17", floor: float = 0.02,
+             n_boot: int = _N_BOOT, seed: int = 0) -> Fit:
+    """Fit ``D_c`` of the ``D_c``-shot learner to final ``R/S`` against skill counts.
 
     ``counts`` (n_D,) are the examples of the skill in each training set (for one skill, the
-    data set size ``D``); ``strength`` (n_D, n_seeds) is the final ``R/S``.
+    data set size ``D``); ``strength`` (n_D, n_seeds) is the final ``R/S``. ``law`` is
+    ``"eq17"`` (the paper's ``1 - sqrt(1 - d/D_c)``) or ``"projection"`` (``d / D_c``).
     """
+    if law not in _DATA_LAWS:
+        raise ValueError(f"law must be one of {sorted(_DATA_LAWS)}, got {law!r}")
     counts = np.asarray(counts, dtype=np.float64)
     _validate.non_negative("counts", counts)
     mean, _ = _weights(strength, floor)
@@ -166,7 +172,8 @@ def fit_data(counts, strength, *, floor: float = 0.02, n_boot: int = _N_BOOT,
     # Eq. 17 reaches 1 at D_c: start at the first count where the mean is nearly learned.
     learned = np.nonzero(mean >= 0.9)[0]
     start = counts[learned[0]] if learned.size else 2.0 * counts.max()
-    return _fit_one_constant("D_c", lambda x, dc: extended.dc_shot_strength(x, dc), counts,
+    curve = _DATA_LAWS[law]
+    return _fit_one_constant("D_c", lambda x, dc: curve(x, dc), counts,
                              strength, max(start, 1.0), floor, n_boot, seed)
 
 

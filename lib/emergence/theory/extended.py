@@ -25,7 +25,8 @@ from .dynamics import skill_strength
 
 __all__ = [
     "NN_ETA_PER_LR", "effective_eta", "calibrated_strength", "authors_initial_strength",
-    "dc_shot_strength", "dc_shot_expected_count", "dc_shot_binomial_mean",
+    "dc_shot_strength", "dc_projection_strength", "dc_shot_expected_count",
+    "dc_shot_binomial_mean",
     "nc_basis_counts", "nc_basis_strength", "nc_basis_strength_continuous",
 ]
 
@@ -91,6 +92,21 @@ def dc_shot_strength(counts, d_c, r0=0.0):
     _check_dc(d_c, r0)
     frac = np.minimum(np.asarray(counts, dtype=np.float64) / d_c, 1.0)
     learned = 1.0 - np.sqrt(1.0 - frac)
+    return r0 + (1.0 - r0) * learned
+
+
+def dc_projection_strength(counts, d_c, r0=0.0):
+    """``min(d / D_c, 1)``: the strength of the minimum-norm interpolant itself.
+
+    The ``D_c``-shot model ends at the projection of the target's coefficient vector onto the
+    span of the ``d`` observed feature vectors, whose strength is ``S d / D_c`` on average and
+    whose loss is ``(S² / 2)(1 - d / D_c)`` (Eq. 104). Eq. 17 instead converts that loss to a
+    strength with ``L = ½ (S - R)²``, which holds only for functions proportional to ``g_k``.
+    Both are offered so that the chapter can compare them with a network.
+    """
+    _validate.non_negative("counts", counts)
+    _check_dc(d_c, r0)
+    learned = np.minimum(np.asarray(counts, dtype=np.float64) / d_c, 1.0)
     return r0 + (1.0 - r0) * learned
 
 
