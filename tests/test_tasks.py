@@ -97,3 +97,13 @@ def test_bad_parameters_raise(name, value, match):
 def test_bad_sample_size_raises():
     with pytest.raises(ValueError, match="n must be an integer"):
         make_task().sample(0)
+
+
+def test_overlapping_subsets_are_distinct_and_deterministic():
+    task = make_task(n_skills=7, n_bits=12, disjoint=False, seed=5)
+    subsets = [frozenset(row) for row in task.skill_bits.tolist()]
+    assert task.skill_bits.shape == (7, 3) and len(set(subsets)) == 7
+    assert torch.equal(task.skill_bits, make_task(n_skills=7, n_bits=12, disjoint=False,
+                                                  seed=5).skill_bits)
+    with pytest.raises(ValueError, match="distinct"):
+        make_task(n_skills=5, n_bits=3, disjoint=False)

@@ -2,7 +2,8 @@
 
 An input is ``n_skills`` control bits (a one-hot code of the skill index ``I``) followed by
 ``n_bits`` skill bits ``X``, uniform and independent. Skill ``k`` owns ``bits_per_skill`` (m)
-positions among the skill bits, disjoint from every other skill's. Skills are drawn with the
+positions among the skill bits, disjoint from every other skill's (optionally only a different
+subset, as in the task's original form). Skills are drawn with the
 power law ``P_s(k) ∝ k^-(alpha+1)`` and the target is ``scale`` times the ±1 parity of the owned
 bits, ``f*(k, x) = S (-1)^(x_{j1} + ... + x_{jm})``, so ``+S`` for even parity.
 
@@ -12,6 +13,7 @@ book's experiments never build data on the host.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +34,10 @@ class SparseParityTask:
     bits_per_skill : sparsity m of each parity, >= 1.
     alpha : power-law exponent, > 0; skill k is drawn with probability ∝ k^-(alpha+1).
     scale : S, the magnitude of the target, > 0.
-    seed : chooses the disjoint skill subsets (the paper's code draws fresh subsets per run).
+    seed : chooses the skill subsets (the paper's code draws fresh subsets per run).
+    disjoint : if True (the paper's experiments), no bit belongs to two skills; if False, each
+        skill draws its own m positions and subsets are only required to differ, as in the
+        original task of Michaud et al. and the paper's Table 1 (7 skills on 12 bits).
     """
 
     n_skills: int
@@ -41,6 +46,7 @@ class SparseParityTask:
     alpha: float
     scale: float = 1.0
     seed: int = 0
+    disjoint: bool = True
     skill_bits: torch.Tensor = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -49,15 +55,37 @@ class SparseParityTask:
         _validate.positive_int("bits_per_skill", self.bits_per_skill)
         _validate.positive("alpha", self.alpha)
         _validate.positive("scale", self.scale)
+        generator = torch.Generator().manual_seed(int(self.seed))
+        if self.disjoint:
+            positions = self._disjoint_subsets(generator)
+        else:
+            positions = self._distinct_subsets(generator)
+        object.__setattr__(self, "skill_bits", positions)
+
+    def _disjoint_subsets(self, generator: torch.Generator) -> torch.Tensor:
+        """``n_skills * m`` distinct positions, dealt out m per skill."""
         needed = self.n_skills * self.bits_per_skill
         if needed > self.n_bits:
             raise ValueError(
                 f"n_bits must be >= n_skills * bits_per_skill = {needed} so that skill subsets "
                 f"are disjoint, got n_bits={self.n_bits}"
             )
-        generator = torch.Generator().manual_seed(int(self.seed))
         positions = torch.randperm(self.n_bits, generator=generator)[:needed]
-        object.__setattr__(self, "skill_bits", positions.view(self.n_skills, self.bits_per_skill))
+        return positions.view(self.n_skills, self.bits_per_skill)
+
+    def _distinct_subsets(self, generator: torch.Generator) -> torch.Tensor:
+        """One random m-subset per skill, redrawn until no two skills share the same subset."""
+        if self.bits_per_skill > self.n_bits or math.comb(self.n_bits, self.bits_per_skill) < \
+                self.n_skills:
+            raise ValueError(
+                f"n_bits={self.n_bits} must offer at least n_skills={self.n_skills} distinct "
+                f"subsets of bits_per_skill={self.bits_per_skill} positions")
+        chosen: list[torch.Tensor] = []
+        while len(chosen) < self.n_skills:
+            subset = torch.randperm(self.n_bits, generator=generator)[: self.bits_per_skill]
+            if not any(set(subset.tolist()) == set(c.tolist()) for c in chosen):
+                chosen.append(subset)
+        return torch.stack(chosen)
 
     @property
     def input_dim(self) -> int:
