@@ -6,15 +6,28 @@ STAMP  := $(VENV)/.installed
 LOCK   := requirements/lock.txt
 QUICK  := EMERGENCE_PROFILE=quick
 EXP    ?=
+BUILD  := $(BIN)/jupyter-book build . --all --warningiserror --nitpicky --keep-going
 
-.PHONY: help venv book test lint results bench clean
+# The browser test: a quick-profile build of the whole site, opened page by page in Debian's
+# headless Chromium. MathJax comes from a pinned npm package, because the test machine has no
+# route to the CDN the published pages load it from.
+SITE         := _build/site
+CHROMIUM     := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+SITE_TOOLS   := $(VENV)/site-tools
+MATHJAX      := $(SITE_TOOLS)/node_modules/mathjax/es5/tex-mml-chtml.js
+STUDENT      := _build/student
+
+.PHONY: help venv book book-student test test-site lint results bench clean
 
 help:
-	@echo "make book     build the HTML book in _build/html (every chapter executed)"
-	@echo "make test     unit tests + every chapter run by nbval in the quick profile"
-	@echo "make lint     ruff over lib/, tests/ and the notebooks"
-	@echo "make results  paper-scale experiments on a GPU, written to book/results/ (EXP=name for one)"
-	@echo "make bench    speed of each experiment against a one-model-at-a-time loop"
+	@echo "make book          build the HTML book in _build/html (every chapter executed)"
+	@echo "make book-student  the same book without the exercise solutions, in $(STUDENT)/_build/html"
+	@echo "make test          unit tests, every chapter run by nbval, then test-site (quick profile)"
+	@echo "make test-site     build the site in the quick profile and check every page in Chromium"
+	@echo "make lint          ruff over lib/, tests/ and the notebooks"
+	@echo "make results       paper-scale experiments on a GPU, written to book/results/ (EXP=name for one)"
+	@echo "make bench         speed of each experiment against a one-model-at-a-time loop"
 
 venv: $(STAMP)
 
@@ -26,11 +39,34 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
+# --all: the pages depend on lib/, which Sphinx does not track, so every page is rebuilt.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --warningiserror --nitpicky --keep-going --path-output .
+	$(BUILD) --path-output .
+
+# hide_solutions is sphinx-exercise's switch that drops every {solution} block from the pages.
+book-student: $(STAMP)
+	mkdir -p $(STUDENT)
+	sed 's/^  config:$$/  config:\n    hide_solutions: true/' _config.yml > $(STUDENT)/_config.yml
+	grep -q 'hide_solutions: true' $(STUDENT)/_config.yml
+	$(BUILD) --config $(STUDENT)/_config.yml --path-output $(STUDENT)
 
 test: $(STAMP)
-	$(QUICK) $(BIN)/python -m pytest tests book --nbval-lax --nbval-current-env -q
+	$(QUICK) $(BIN)/python -m pytest tests book --ignore=tests/test_site.py \
+		--nbval-lax --nbval-current-env -q
+	$(MAKE) test-site
+
+test-site: $(STAMP) $(CHROMIUM) $(CHROMEDRIVER) $(MATHJAX)
+	$(QUICK) $(BUILD) --path-output $(SITE)
+	SITE_HTML=$(SITE)/_build/html MATHJAX_DIR=$(dir $(MATHJAX)) \
+		$(BIN)/python -m pytest tests/test_site.py -q
+
+# Installed only when missing (as root: CI and the development machines run as root).
+$(CHROMIUM) $(CHROMEDRIVER):
+	apt-get update && apt-get install -y chromium chromium-driver
+
+$(MATHJAX):
+	npm install --prefix $(SITE_TOOLS) --no-save --no-package-lock --no-audit --no-fund \
+		mathjax@3.2.2
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests book
