@@ -33,3 +33,31 @@ def glue(name: str, value, display: bool = False):
         return value
     myst_glue(name, value, display=display)
     return value
+
+
+def warning_box(text: str) -> str:
+    """Show ``text`` as a visible warning admonition in the page (plain text outside Jupyter).
+
+    The HTML uses the classes ``admonition warning``, which the book's theme styles like a
+    MyST ``{warning}`` box; a plain-text version goes to consoles. The same text is shown once
+    per executed cell, so a chapter may call this on a warning that ``run_or_load`` already
+    displayed. Returns ``text``.
+    """
+    import html
+
+    from IPython import get_ipython
+    from IPython.display import display
+
+    shell = get_ipython()
+    if shell is not None:
+        key = (id(shell), shell.execution_count, text)
+        if key in warning_box.shown:
+            return text
+        warning_box.shown.add(key)
+    markup = (f'<div class="admonition warning"><p class="admonition-title">Warning</p>'
+              f"<p>{html.escape(text)}</p></div>")
+    display({"text/html": markup, "text/plain": f"WARNING: {text}"}, raw=True)
+    return text
+
+
+warning_box.shown = set()
