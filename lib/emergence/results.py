@@ -1,0 +1,79 @@
+"""Fill the results store with paper-scale runs: ``python -m emergence.results`` (make results).
+
+Runs every registered experiment (or those named with ``--only``) in the paper profile and
+writes each to ``book/results/``. It refuses to run without CUDA unless ``--allow-cpu`` is given.
+Entries already in the store are skipped (``--overwrite`` reruns them). Experiments that accept
+a ``checkpoint`` argument save their state under ``checkpoints/`` about once a minute, so a run
+cut short (a time-limited GPU session) resumes where it stopped when the command is run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from . import experiments, store
+
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m emergence.results", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="experiments to run")
+    parser.add_argument("--allow-cpu", action="store_true", help="run even without CUDA")
+    parser.add_argument("--overwrite", action="store_true", help="replace stored entries")
+    parser.add_argument("--root", type=Path, default=None, help="store folder (book/results)")
+    parser.add_argument("--checkpoints", type=Path, default=CHECKPOINTS,
+                        help="folder for resumable checkpoints (default: checkpoints/)")
+    return parser.parse_args(argv)
+
+
+def run_one(name: str, device: torch.device, args: argparse.Namespace) -> float | None:
+    """Run one experiment at paper size and store it; returns its wall time (None if skipped)."""
+    cfg = experiments.config(name, "paper")
+    config = cfg.to_dict()
+    if store.exists(name, config, args.root) and not args.overwrite:
+        print(f"{name}: already stored, skipped (--overwrite to rerun)", flush=True)
+        return None
+    options = {"progress": sys.stdout.isatty()}
+    checkpoint = args.checkpoints / f"{name}-{store.config_key(config)}.pt"
+    if "checkpoint" in inspect.signature(cfg.run).parameters:
+        options["checkpoint"] = checkpoint
+    start = time.perf_counter()
+    arrays = cfg.run(device, **options)
+    wall = time.perf_counter() - start
+    path = store.save(name, config, arrays, store.provenance(config, device, wall), args.root,
+                      overwrite=args.overwrite)
+    checkpoint.unlink(missing_ok=True)
+    print(f"{name}: {wall:.1f} s on {store.describe_device(device)} -> {path}", flush=True)
+    return wall
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    known = experiments.names()
+    chosen = args.only or known
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        print(f"unknown experiment(s) {unknown}; known: {known}", file=sys.stderr)
+        return 2
+    if not torch.cuda.is_available() and not args.allow_cpu:
+        print("no CUDA device: paper-scale runs need a GPU (pass --allow-cpu to force)",
+              file=sys.stderr)
+        return 2
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    total = 0.0
+    for name in chosen:
+        total += run_one(name, device, args) or 0.0
+    print(f"done: {len(chosen)} experiment(s), {total:.1f} s of training", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
