@@ -1,0 +1,167 @@
+"""Named experiments, run_or_load, the results CLI, and the quick configs' phenomena.
+
+The full quick runs of the data and width experiments take 10-20 s each on two busy cores; they
+are skipped unless ``EMERGENCE_SLOW_TESTS=1`` (the chapters run them anyway). The quick time
+experiment always runs: it checks that skills emerge in order of frequency.
+"""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from emergence import experiments, results, store
+
+MLP_NAMES = ["calib_data", "calib_params", "calib_time", "mlp_data", "mlp_params", "mlp_time"]
+slow = pytest.mark.skipif(os.environ.get("EMERGENCE_SLOW_TESTS") != "1",
+                          reason="slow quick-config run; set EMERGENCE_SLOW_TESTS=1")
+
+
+def tiny(profile):
+    base = experiments.config("mlp_time", "quick")
+    return dataclasses.replace(base, name="_tiny", profile=profile, width=16, batch_size=32,
+                               n_steps=20 if profile == "quick" else 30, record_every=10,
+                               n_eval=64)
+
+
+@pytest.fixture
+def registered():
+    experiments.register("_tiny", tiny)
+    yield "_tiny"
+    experiments._REGISTRY.pop("_tiny", None)
+
+
+def test_names_and_contract_attributes():
+    assert set(MLP_NAMES) <= set(experiments.names())
+    for name in MLP_NAMES:
+        for profile in ("paper", "quick"):
+            cfg = experiments.config(name, profile)
+            assert cfg.name == name and cfg.profile == profile
+            for attr in ("n_skills", "n_bits", "bits_per_skill", "alpha", "scale", "init_std",
+                         "optimizer", "lr", "batch_size", "n_steps", "n_seeds"):
+                assert getattr(cfg, attr) is not None
+            assert json.loads(json.dumps(cfg.to_dict()))["profile"] == profile
+            assert cfg.n_skills == (1 if name.startswith("calib") else 5)
+
+
+def test_paper_settings_follow_the_plotted_runs():
+    time_cfg = experiments.config("mlp_time", "paper")
+    assert (time_cfg.lr, time_cfg.init_std, time_cfg.width, time_cfg.batch_size,
+            time_cfg.n_steps, time_cfg.n_seeds, time_cfg.n_eval) == (0.02, 0.01, 1000, 4000,
+                                                                       30_000, 10, 20_000)
+    data_cfg = experiments.config("mlp_data", "paper")
+    assert (data_cfg.lr, data_cfg.init_std, data_cfg.batch_size) == (0.05, 0.001, 2000)
+    params_cfg = experiments.config("mlp_params", "paper")
+    assert params_cfg.optimizer == "adam" and params_cfg.widths == tuple(range(1, 21))
+    assert (params_cfg.n_bits, params_cfg.bits_per_skill, params_cfg.scale) == (32, 3, 5.0)
+
+
+def test_bad_names_and_profiles_raise():
+    with pytest.raises(ValueError, match="name"):
+        experiments.config("nope", "quick")
+    with pytest.raises(ValueError, match="profile"):
+        experiments.config("mlp_time", "huge")
+    with pytest.raises(ValueError, match="make"):
+        experiments.register("x", 3)
+
+
+@pytest.mark.parametrize("name", MLP_NAMES)
+def test_every_quick_config_runs_with_the_contract_shapes(name):
+    cfg = dataclasses.replace(experiments.config(name, "quick"), n_steps=10)
+    arrays = cfg.run("cpu")
+    shape = (cfg.n_seeds, cfg.n_skills)
+    if cfg.kind == "time":
+        assert arrays["strength"].shape == (len(arrays["steps"]), *shape)
+        assert arrays["loss"].shape == arrays["strength"].shape
+    elif cfg.kind == "data":
+        assert arrays["strength"].shape == (len(cfg.n_data), *shape)
+        assert arrays["skill_counts"].shape == arrays["strength"].shape
+        np.testing.assert_array_equal(arrays["skill_counts"].sum(-1),
+                                      np.repeat(np.asarray(cfg.n_data)[:, None], cfg.n_seeds, 1))
+    else:
+        assert arrays["strength"].shape == (len(cfg.widths), *shape)
+        np.testing.assert_array_equal(arrays["widths"], cfg.widths)
+
+
+def emergence_steps(arrays, level=0.5):
+    mean = arrays["strength"].mean(axis=1)
+    return [arrays["steps"][np.argmax(mean[:, k] >= level)] if mean[-1, k] >= level else np.inf
+            for k in range(mean.shape[1])]
+
+
+def test_quick_time_experiment_learns_skills_in_order_of_frequency():
+    arrays = experiments.config("mlp_time", "quick").run("cpu")
+    times = emergence_steps(arrays)
+    final = arrays["strength"][-1].mean(axis=0)
+    print("steps to R_k/S = 0.5:", times, "final R_k/S:", np.round(final, 2))
+    assert times[0] < times[1] < times[2] < times[3], times
+    assert final[3] > final[4] and final[0] > 0.95
+
+
+def check_rises(strength, skills):
+    """Mean R_k/S over seeds grows from the smallest to the largest setting, and by skill."""
+    mean = strength.mean(axis=1)
+    print(np.round(mean, 2))
+    for k in skills:
+        assert mean[-1, k] > mean[0, k] + 0.3, (k, mean[:, k])
+    assert mean[-1, 0] >= mean[-1, 1] - 0.05 >= mean[-1, 2] - 0.1
+
+
+@slow
+def test_quick_data_experiment_learns_more_skills_with_more_data():
+    check_rises(experiments.config("mlp_data", "quick").run("cpu")["strength"], [0, 1, 2])
+
+
+@slow
+def test_quick_width_experiment_learns_more_skills_with_more_units():
+    check_rises(experiments.config("mlp_params", "quick").run("cpu")["strength"], [0, 1, 2])
+
+
+@slow
+@pytest.mark.parametrize("name", ["calib_time", "calib_data", "calib_params"])
+def test_quick_calibration_experiments_learn_their_skill(name):
+    strength = experiments.config(name, "quick").run("cpu")["strength"].mean(axis=1)
+    print(name, np.round(strength[:, 0], 2))
+    assert strength[-1, 0] > 0.9 and strength[0, 0] < 0.5
+
+
+def test_run_or_load_quick_is_computed_and_never_stored(registered, tmp_path):
+    res = experiments.run_or_load(registered, "quick", root=tmp_path)
+    assert res.source == "computed" and res.warning is None
+    assert res.arrays["strength"].shape == (3, 3, 5) and res.config["profile"] == "quick"
+    assert not any(tmp_path.iterdir())
+
+
+def test_run_or_load_falls_back_to_quick_with_a_visible_warning(registered, tmp_path,
+                                                                  monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    res = experiments.run_or_load(registered, "paper", root=tmp_path)
+    assert res.source == "quick-fallback" and "quick" in res.warning
+    assert res.config["profile"] == "quick"
+    assert "WARNING" in capsys.readouterr().out
+    assert not any(tmp_path.iterdir())
+
+
+def test_run_or_load_paper_computes_stores_then_loads(registered, tmp_path):
+    first = experiments.run_or_load(registered, "paper", device="cpu", root=tmp_path)
+    assert first.source == "computed" and first.provenance["wall_s"] > 0
+    second = experiments.run_or_load(registered, "paper", root=tmp_path)
+    assert second.source == "store" and second.warning is None
+    np.testing.assert_array_equal(first.arrays["strength"], second.arrays["strength"])
+    assert second.provenance["config"] == store.normalise(tiny("paper").to_dict())
+
+
+def test_results_cli_refuses_cpu_then_stores_and_skips(registered, tmp_path, capsys):
+    args = ["--only", registered, "--root", str(tmp_path), "--checkpoints", str(tmp_path / "ck")]
+    if not torch.cuda.is_available():
+        assert results.main(args) == 2
+    assert results.main(args + ["--allow-cpu"]) == 0
+    assert store.exists(registered, tiny("paper").to_dict(), tmp_path)
+    assert not any((tmp_path / "ck").glob("*")) if (tmp_path / "ck").exists() else True
+    assert results.main(args + ["--allow-cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "already stored" in out and "s on cpu" in out
+    assert results.main(["--only", "nope", "--allow-cpu"]) == 2
