@@ -245,3 +245,20 @@ def test_speed_of_a_figure_grid():
 def test_bad_inputs_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_hurwitz_tail_matches_explicit_sum():
+    probs = theory.skill_probs(5000, 0.4)
+    for n in (1, 17, 4999):
+        assert scaling._tail_mass(n, 5000, 0.4) == pytest.approx(probs[n:].sum(), rel=1e-9)
+
+
+def test_compute_finite_size_envelope():
+    """Theorem 4's finite-size envelope tracks the exact one, and tends to A_C as n_s grows."""
+    c = np.array([1e6, 1e8])
+    exact, _ = theory.loss_vs_compute(c, 10**5, 0.6)
+    finite, _ = theory.loss_vs_compute_finite_size(c, 10**5, 0.6)
+    np.testing.assert_allclose(exact / finite, 1, rtol=3e-3)
+    law = theory.compute_law_prefactor(0.6) * c ** -theory.compute_law_exponent(0.6)
+    huge, _ = theory.loss_vs_compute_finite_size(c, 10**12, 0.6)
+    np.testing.assert_allclose(huge / law, 1, rtol=5e-3)

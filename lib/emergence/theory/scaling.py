@@ -35,7 +35,7 @@ __all__ = [
     "time_law_prefactor_small_r", "time_law_finite_size", "data_law_prefactor",
     "data_law_finite_size",
     "param_law_prefactor", "compute_prefactor_at_ratio", "compute_optimal_ratio",
-    "compute_law_prefactor", "compute_optimal_allocation",
+    "compute_law_prefactor", "compute_optimal_allocation", "loss_vs_compute_finite_size",
     "finite_n_correction", "finite_n_time_law", "fit_power_law",
 ]
 
@@ -282,7 +282,8 @@ def time_integral(alpha, scale=1.0, r0=0.01, lower=0.0):
         return _phi(s**power, scale, r0)
 
     pieces = [(s_low, max(s_low, s_break)), (max(s_low, s_break), np.inf)]
-    total = sum(integrate.quad(integrand, a, b, limit=200, epsabs=0, epsrel=1e-11)[0]
+    tol = 1e-15 * scale**2  # absolute floor: far past the front the integral is ~e^(-4u)
+    total = sum(integrate.quad(integrand, a, b, limit=200, epsabs=tol, epsrel=1e-11)[0]
                 for a, b in pieces if b > a)
     return power * total
 
@@ -345,8 +346,18 @@ def data_law_prefactor(alpha, scale=1.0, r0=0.0):
 
 
 def _partial_zeta(n_skills, alpha):
-    """``Σ_{j ≤ n_skills} j^-(α+1)``, the finite-size normaliser that replaces ``ζ(α+1)``."""
-    return float(np.sum(np.arange(1, n_skills + 1, dtype=np.float64) ** -(alpha + 1.0)))
+    """``Σ_{j ≤ n_skills} j^-(α+1)``, the finite-size normaliser that replaces ``ζ(α+1)``.
+
+    Computed as ``ζ(α+1) - ζ(α+1, n_skills+1)`` with the Hurwitz zeta function: O(1) in n_skills.
+    """
+    return float(special.zeta(alpha + 1.0) - special.zeta(alpha + 1.0, n_skills + 1.0))
+
+
+def _tail_mass(n_basis, n_skills, alpha):
+    """``Σ_{N < k ≤ n_s} P_s(k)`` from Hurwitz zeta values, without building the skill list."""
+    upper = special.zeta(alpha + 1.0, n_skills + 1.0)
+    return (special.zeta(alpha + 1.0, np.asarray(n_basis, dtype=np.float64) + 1.0) - upper) \
+        / _partial_zeta(n_skills, alpha)
 
 
 def time_law_finite_size(T, n_skills, alpha, scale=1.0, r0=0.01, eta=1.0, n_basis=None):
@@ -368,7 +379,7 @@ def time_law_finite_size(T, n_skills, alpha, scale=1.0, r0=0.01, eta=1.0, n_basi
     integral = np.array([time_integral(alpha, scale, r0, xi * n_basis ** -(alpha + 1) / zeta_n)
                          for xi in x])
     inside = zeta_n ** (-1.0 / (alpha + 1)) / (alpha + 1) * x ** (-alpha / (alpha + 1)) * integral
-    outside = 0.5 * scale**2 * _tail(skill_probs(n_skills, alpha))[n_basis]
+    outside = 0.5 * scale**2 * _tail_mass(n_basis, n_skills, alpha)
     return (inside + outside).reshape(t.shape)
 
 
@@ -390,7 +401,7 @@ def data_law_finite_size(D, n_skills, alpha, scale=1.0, r0=0.0, n_basis=None):
     zeta_n = _partial_zeta(n_skills, alpha)
     upper_gamma = special.gammaincc(a, d * n_basis ** -(alpha + 1.0) / zeta_n) * special.gamma(a)
     seen = 0.5 * (scale - r0) ** 2 * zeta_n ** (-1.0 / (alpha + 1.0)) / (alpha + 1.0)
-    outside = 0.5 * scale**2 * _tail(skill_probs(n_skills, alpha))[n_basis]
+    outside = 0.5 * scale**2 * _tail_mass(n_basis, n_skills, alpha)
     return d**-a * seen * upper_gamma + outside
 
 
@@ -448,6 +459,38 @@ def compute_optimal_allocation(C, alpha, scale=1.0, r0=0.01, eta=1.0):
     _validate.positive("C", c)
     n = compute_optimal_ratio(alpha, scale, r0) * (eta * scale * c) ** (1.0 / (alpha + 2.0))
     return n, c / n
+
+
+def loss_vs_compute_finite_size(C, n_skills, alpha, scale=1.0, r0=0.01, eta=1.0, t_min=1.0,
+                                per_decade=40):
+    """Compute-optimal envelope of :func:`time_law_finite_size` (Theorem 4 at finite size).
+
+    ``min over N of time_law_finite_size(C/N, n_skills, n_basis=N)``, searched over integers
+    ``per_decade`` to a decade within a factor 30 either side of the asymptotic optimum
+    ``N* = λ* (η S C)^(1/(α+2))``. Its cost does not grow with ``n_skills`` (the normaliser and
+    the tail come from Hurwitz zeta values), so it shows how the envelope of
+    :func:`loss_vs_compute` approaches :func:`compute_law_prefactor` as ``n_skills -> ∞``.
+    Returns ``(loss, n_opt)`` with the shape of ``C``.
+    """
+    _check_common(n_skills, alpha, scale)
+    _validate.positive_int("per_decade", per_decade)
+    _validate.positive("t_min", t_min)
+    c = _resource("C", C)
+    if np.any(c < t_min):
+        raise ValueError(f"C must be >= t_min={t_min}, got {C!r}")
+    flat = c.ravel()
+    guess, _ = compute_optimal_allocation(flat, alpha, scale, r0, eta)
+    loss, n_opt = np.empty(flat.size), np.empty(flat.size, dtype=np.int64)
+    for i, (ci, gi) in enumerate(zip(flat, guess, strict=True)):
+        low, high = max(1.0, gi / 30), min(float(n_skills), gi * 30, ci / t_min)
+        low = min(low, high)
+        count = max(2, int(np.ceil(np.log10(high / low) * per_decade)) + 1)
+        sizes = np.unique(np.round(np.geomspace(low, high, count)).astype(np.int64))
+        values = [float(time_law_finite_size(ci / n, n_skills, alpha, scale, r0, eta, int(n)))
+                  for n in sizes]
+        best = int(np.argmin(values))
+        loss[i], n_opt[i] = values[best], sizes[best]
+    return loss.reshape(c.shape), n_opt.reshape(c.shape)
 
 
 # ---------------------------------------------------------------------------------------------
