@@ -237,7 +237,8 @@ def loss_vs_compute(C, n_skills, alpha, scale=1.0, r0=0.01, eta=1.0, t_min=1.0,
     sizes = _basis_grid(n_skills, n_basis_points)
     lo, hi = np.log10(max(t_min, flat.min() / sizes.max())), np.log10(flat.max())
     times = np.logspace(lo, hi, max(2, int(np.ceil((hi - lo) * t_per_decade)) + 1))
-    log_table = np.log(loss_vs_time_and_params(times, sizes, n_skills, alpha, scale, r0, eta))
+    table = loss_vs_time_and_params(times, sizes, n_skills, alpha, scale, r0, eta)
+    log_table = np.log(np.maximum(table, np.finfo(np.float64).tiny))  # a full basis reaches 0
     candidate = np.full((flat.size, sizes.size), np.inf)
     for j, n in enumerate(sizes):
         t = flat / n
