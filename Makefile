@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 LOCK   := requirements/lock.txt
 QUICK  := EMERGENCE_PROFILE=quick
 EXP    ?=
-BUILD  := $(BIN)/jupyter-book build . --all --warningiserror --nitpicky --keep-going
+BUILD  := $(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
 
 # The browser test: a quick-profile build of the whole site, opened page by page in Debian's
 # headless Chromium. MathJax comes from a pinned npm package, because the test machine has no
