@@ -301,7 +301,7 @@ def make_mlp_data(profile: str) -> DataExperiment:
 
 def make_calib_data(profile: str) -> DataExperiment:
     """Fig. 11(b): one skill, D = 100, 200, ..., 2000 (full batch), 30,000 steps (the authors'
-    30,000 epochs), 5 seeds per D, otherwise as ``mlp_data`` (about 1 minute on an H100).
+    30,000 epochs), 5 seeds per D, otherwise as ``mlp_data`` (about 2.5 minutes on an H100).
     Quick: as quick ``mlp_data`` with D from 10 to 320."""
     profile = check_profile(profile)
     grid = tuple(range(100, 2001, 100)) if profile == "paper" else (10, 20, 40, 80, 160, 320)

@@ -1,7 +1,7 @@
 """The results store: paper-scale experiment outputs kept in ``book/results/``.
 
 One entry per experiment and configuration, named ``<name>-<key>`` where ``key`` hashes the full
-config together with :data:`SCHEMA_VERSION`. An entry is two files:
+config together with ``SCHEMA_VERSION``. An entry is two files:
 
 - ``<name>-<key>.npz``: the numeric arrays, read back with ``allow_pickle=False``;
 - ``<name>-<key>.json``: provenance: ``config``, ``device``, ``torch``, ``git_commit``,

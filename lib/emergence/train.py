@@ -155,6 +155,7 @@ class FixedDataset:
         self._in_set = in_set
         self._offsets = torch.arange(int(self.sizes.max()), device=device)
         self._sizes = torch.as_tensor(self.sizes, device=device)
+        self._steps_per_epoch = torch.as_tensor(self.steps_per_epoch, device=device)
         self._weights = (self._offsets[None, :] < self._sizes[:, None]) / self._sizes[:, None]
         self.order = torch.arange(n_max, device=device).repeat(sampler.n_members, 1)
 
@@ -162,22 +163,23 @@ class FixedDataset:
         return self.sizes
 
     def batch(self, step: int):
-        """The step's minibatch of every member, padded; weights ``1/size`` on real samples."""
-        chunk = step % self.steps_per_epoch
-        reshuffle = np.flatnonzero((chunk == 0) & (self.steps_per_epoch > 1))
-        if reshuffle.size:
-            self._shuffle(torch.as_tensor(reshuffle, device=self.sampler.device))
-        start = torch.as_tensor(chunk * self.sizes, device=self.sampler.device)
+        """The step's minibatch of every member, padded; weights ``1/size`` on real samples.
+
+        Only Python integers cross to the device, so the step never waits for the host.
+        """
+        if np.any((step % self.steps_per_epoch == 0) & (self.steps_per_epoch > 1)):
+            self._shuffle(torch.remainder(step, self._steps_per_epoch) == 0)
+        start = torch.remainder(step, self._steps_per_epoch) * self._sizes
         position = (start[:, None] + self._offsets[None, :]).clamp_(max=self.order.shape[1] - 1)
         index = torch.gather(self.order, 1, position)
         inputs = self.inputs[self.sampler.rows, index]
         return inputs, torch.gather(self.targets, 1, index), self._weights
 
     def _shuffle(self, rows: torch.Tensor) -> None:
-        keys = torch.rand(len(rows), self.order.shape[1], generator=self.generator,
-                          device=self.sampler.device)
-        keys = torch.where(self._in_set[rows], keys, 2.0)          # padding stays at the end
-        self.order[rows] = torch.argsort(keys, dim=1)
+        """New random order of each member's own samples, for the members flagged in ``rows``."""
+        keys = torch.rand(self.order.shape, generator=self.generator, device=self.sampler.device)
+        keys = torch.where(self._in_set, keys, 2.0)                 # padding stays at the end
+        self.order = torch.where(rows[:, None], torch.argsort(keys, dim=1), self.order)
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state(), "order": self.order}
