@@ -138,14 +138,18 @@ def _fit_one_constant(name, model, x, strength, start, floor, n_boot, seed) -> F
         return model(xx, np.exp(p[0]))
 
     bounds = ([-30.0], [30.0])
-    p0 = [np.log(start)]
+    # The curves have a kink (where the skill is fully learned), so a local search can stall on
+    # it: start from the best point of a log grid spanning a factor 30 either side of ``start``.
+    grid = np.log(start) + np.linspace(-np.log(30.0), np.log(30.0), 121)
 
     def fit_once(s):
         m, sg = _weights(s, floor)
-        return _least_squares(logmodel, x, m, sg, p0, bounds)[0]
+        chi2 = [np.sum(((logmodel(x, [g]) - m) / sg) ** 2) for g in grid]
+        return _least_squares(logmodel, x, m, sg, [grid[int(np.argmin(chi2))]], bounds)
 
-    p, cov, rms = _least_squares(logmodel, x, mean, sigma, p0, bounds)
-    boot = _bootstrap(fit_once, np.asarray(strength, dtype=np.float64), n_boot, seed)
+    p, cov, rms = fit_once(strength)
+    boot = _bootstrap(lambda s: fit_once(s)[0], np.asarray(strength, dtype=np.float64), n_boot,
+                      seed)
     value = float(np.exp(p[0]))
     return Fit(name, value, float(value * np.sqrt(cov[0, 0])),
                float(np.std(np.exp(boot[:, 0]), ddof=1)), rms)
