@@ -49,11 +49,13 @@ def warning_box(text: str) -> str:
     from IPython.display import display
 
     shell = get_ipython()
-    if shell is not None:
-        key = (id(shell), shell.execution_count, text)
-        if key in warning_box.shown:
-            return text
-        warning_box.shown.add(key)
+    if shell is None:
+        print(f"WARNING: {text}")
+        return text
+    key = (id(shell), shell.execution_count, text)
+    if key in warning_box.shown:
+        return text
+    warning_box.shown.add(key)
     markup = (f'<div class="admonition warning"><p class="admonition-title">Warning</p>'
               f"<p>{html.escape(text)}</p></div>")
     display({"text/html": markup, "text/plain": f"WARNING: {text}"}, raw=True)
