@@ -7,8 +7,10 @@ weights along a leading *member* axis and evaluates all of them with batched mat
 (``torch.baddbmm``), which is what makes the paper-scale runs fast on a GPU.
 
 Members of different widths share one tensor of the largest width; the units a member does not
-have are masked: their weights are zero and their activations are multiplied by zero, so they
-never receive a gradient and never change (also under Adam and weight decay).
+have are masked: all their weights and biases are set to zero at init. Such a unit's
+pre-activation is exactly 0, ReLU passes no gradient at 0 and its outgoing weight sees a zero
+activation, so it never receives a gradient and stays zero for good (also under Adam and
+weight decay), without any masking in the forward pass.
 Nothing in one member's output depends on another member's weights, so a loss that *sums* the
 members' own losses gives each member exactly the gradient it would get alone.
 """
@@ -78,10 +80,7 @@ class MLPEnsemble(torch.nn.Module):
             hidden = torch.matmul(x, self.w1) + self.b1
         else:
             hidden = torch.baddbmm(self.b1, x, self.w1)
-        hidden = torch.relu(hidden)
-        if self.mask is not None:
-            hidden = hidden * self.mask
-        return torch.baddbmm(self.b2, hidden, self.w2).squeeze(-1)
+        return torch.baddbmm(self.b2, torch.relu(hidden), self.w2).squeeze(-1)
 
     def member_widths(self) -> list[int]:
         """The hidden width of every member (its number of unmasked units)."""

@@ -92,9 +92,16 @@ class SkillSampler:
         return self.scale * (1.0 - 2.0 * parity.to(torch.float32))
 
     def encode(self, skill: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
-        """One-hot control bits then skill bits, float32 0/1, shape ``(..., n_s + n_b)``."""
-        control = torch.nn.functional.one_hot(skill, self.n_skills).to(torch.float32)
-        return torch.cat([control, bits.to(torch.float32)], dim=-1)
+        """One-hot control bits then skill bits, float32 0/1, shape ``(..., n_s + n_b)``.
+
+        Written in place into one tensor: no integer one-hot and no concatenation, which
+        matters at 640 members x 4000 samples per step.
+        """
+        inputs = torch.empty((*skill.shape, self.input_dim), device=skill.device)
+        inputs[..., self.n_skills:].copy_(bits)
+        inputs[..., :self.n_skills].zero_()
+        inputs.scatter_(-1, skill.unsqueeze(-1), 1.0)
+        return inputs
 
 
 class OnlineStream:
