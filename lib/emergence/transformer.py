@@ -1,0 +1,542 @@
+"""A one-block decoder transformer on multitask sparse parity, several seeds trained as one model.
+
+The paper's transformer (its App. K.2 and its public code) reads each of the ``n_skills + n_bits``
+input bits as a token whose features are ``one-hot(bit value, 2) ⊕ one-hot(position, n_tokens)``.
+A ``Linear(2 + n_tokens, d_model)`` + ReLU embeds them; one pre-LayerNorm block follows (causal
+multi-head self-attention, then a ``d_model → 4 d_model → d_model`` ReLU MLP, each on a residual
+branch whose exit projection is halved at initialisation); a final LayerNorm; and a read-out to
+one scalar. The paper flattens all tokens into ``Linear(n_tokens · d_model, 1)``; ``readout``
+also offers the mean over tokens or the last token, which keep the read-out's fan-in at
+``d_model`` and so lift the cap that the flattened fan-in puts on a stable SGD step.
+
+:class:`BatchedTransformer` stores every parameter with a leading "member" axis and evaluates
+all members with batched matrix products, so an ensemble of seeds costs one model's kernel
+launches. Members never mix: the loss is a sum of per-member losses and the optimisers are
+elementwise, so each member follows exactly the trajectory it would follow alone (tested).
+
+:class:`TransformerConfig` is an experiment in the sense of :mod:`emergence.experiments`:
+``run(device)`` trains the ensemble on fresh batches drawn on the device and returns the
+normalised skill strengths ``R_k / S`` measured on fixed per-skill evaluation sets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import _validate
+from .profiles import check_profile, pick
+from .tasks import SparseParityTask
+
+READOUTS = ("flatten", "mean", "last")
+PARAMETRISATIONS = ("standard", "mup")
+OPTIMIZERS = ("sgd", "adam")
+PRECISIONS = ("float32", "bfloat16")
+SPACINGS = ("linear", "log")
+
+
+def _check_choice(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# The batched model
+# ----------------------------------------------------------------------------------------------
+
+class BatchedTransformer(nn.Module):
+    """``n_models`` independent one-block transformers evaluated together.
+
+    Parameters
+    ----------
+    n_tokens : sequence length (``n_skills + n_bits`` for sparse parity), >= 1.
+    d_model : embedding width, >= 1 and divisible by ``n_heads``.
+    n_heads : attention heads, >= 1.
+    n_models : ensemble members (seeds), >= 1.
+    readout : ``"flatten"`` (the paper), ``"mean"`` or ``"last"``.
+    parametrisation : ``"standard"`` (PyTorch's default init, as the paper) or ``"mup"``
+        (read-out initialised at std ``1/fan_in`` and attention logits scaled by ``1/d_head``;
+        pair it with :meth:`param_groups`, which lowers the read-out's step by its fan-in).
+    init_scale : multiplier on every initial weight and bias (LayerNorms excepted), > 0.
+    generator : a CPU ``torch.Generator``; the same generator state gives the same weights.
+    """
+
+    def __init__(self, n_tokens: int, d_model: int, n_heads: int, n_models: int = 1,
+                 readout: str = "flatten", parametrisation: str = "standard",
+                 init_scale: float = 1.0, generator: torch.Generator | None = None):
+        super().__init__()
+        for name, value in (("n_tokens", n_tokens), ("d_model", d_model),
+                            ("n_heads", n_heads), ("n_models", n_models)):
+            _validate.positive_int(name, value)
+        if d_model % n_heads:
+            raise ValueError(f"d_model must be divisible by n_heads={n_heads}, got {d_model}")
+        _check_choice("readout", readout, READOUTS)
+        _check_choice("parametrisation", parametrisation, PARAMETRISATIONS)
+        _validate.positive("init_scale", init_scale)
+        self.n_tokens, self.d_model, self.n_heads = n_tokens, d_model, n_heads
+        self.n_models = n_models
+        self.readout, self.parametrisation = readout, parametrisation
+        shapes = self.shapes()
+        init = _initial_weights(shapes, self.readout_fan_in, parametrisation, init_scale,
+                                n_models, generator)
+        self.params = nn.ParameterDict({k: nn.Parameter(v) for k, v in init.items()})
+
+    @property
+    def readout_fan_in(self) -> int:
+        """Read-out inputs: ``n_tokens · d_model`` when flattening, else ``d_model``."""
+        return self.n_tokens * self.d_model if self.readout == "flatten" else self.d_model
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Per-member parameter shapes; weights are stored ``(fan_in, fan_out)``."""
+        d, t = self.d_model, self.n_tokens
+        return {
+            "embed_w": (2 + t, d), "embed_b": (d,),
+            "ln1_w": (d,), "ln1_b": (d,), "qkv_w": (d, 3 * d), "qkv_b": (3 * d,),
+            "attn_out_w": (d, d), "attn_out_b": (d,),
+            "ln2_w": (d,), "ln2_b": (d,), "fc_w": (d, 4 * d), "fc_b": (4 * d,),
+            "mlp_out_w": (4 * d, d), "mlp_out_b": (d,),
+            "lnf_w": (d,), "lnf_b": (d,), "head_w": (self.readout_fan_in,), "head_b": (),
+        }
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """Optimiser groups: one learning rate, except the muP read-out's ``lr / fan_in``."""
+        head = [self.params["head_w"], self.params["head_b"]]
+        body = [p for k, p in self.params.items() if k not in ("head_w", "head_b")]
+        head_lr = lr / self.readout_fan_in if self.parametrisation == "mup" else lr
+        return [{"params": body, "lr": lr}, {"params": head, "lr": head_lr}]
+
+    # -- pieces of the forward pass, each (n_models, ..., features) -> same leading axes ------
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """ReLU(Linear(one-hot value ⊕ one-hot position)) for 0/1 tokens ``(E, B, T)``."""
+        w, b = self.params["embed_w"], self.params["embed_b"]
+        value = tokens.to(w.dtype)[..., None]                              # (E, B, T, 1)
+        by_value = w[:, None, None, 0] + value * (w[:, None, None, 1] - w[:, None, None, 0])
+        by_position = w[:, None, 2:2 + tokens.shape[-1]]                   # (E, 1, T, d)
+        return torch.relu(by_value + by_position + b[:, None, None])
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        """Causal multi-head self-attention with its exit projection, ``(E, B, T, d)``."""
+        n_models, batch, n_tok, d = x.shape
+        heads, d_head = self.n_heads, d // self.n_heads
+        qkv = _linear(x, self.params["qkv_w"], self.params["qkv_b"])
+        q, k, v = qkv.view(n_models, batch, n_tok, 3, heads, d_head).permute(3, 0, 1, 4, 2, 5)
+        scale = 1.0 / d_head if self.parametrisation == "mup" else 1.0 / math.sqrt(d_head)
+        mixed = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)
+        mixed = mixed.transpose(2, 3).reshape(n_models, batch, n_tok, d)
+        return _linear(mixed, self.params["attn_out_w"], self.params["attn_out_b"])
+
+    def mlp(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's ``d → 4d → d`` ReLU MLP."""
+        hidden = torch.relu(_linear(x, self.params["fc_w"], self.params["fc_b"]))
+        return _linear(hidden, self.params["mlp_out_w"], self.params["mlp_out_b"])
+
+    def norm(self, x: torch.Tensor, which: str) -> torch.Tensor:
+        """LayerNorm over features with each member's own gain and bias."""
+        w, b = self.params[which + "_w"], self.params[which + "_b"]
+        shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
+        return F.layer_norm(x, x.shape[-1:]) * w.view(shape) + b.view(shape)
+
+    def read(self, x: torch.Tensor) -> torch.Tensor:
+        """The scalar output from the final token features ``(E, B, T, d)`` -> ``(E, B)``."""
+        if self.readout == "flatten":
+            feats = x.flatten(2)
+        elif self.readout == "mean":
+            feats = x.mean(dim=2)
+        else:
+            feats = x[:, :, -1]
+        out = torch.einsum("ebf,ef->eb", feats, self.params["head_w"])
+        return out + self.params["head_b"][:, None]
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Outputs ``(E, B)`` for 0/1 token sequences ``(E, B, T)`` (member e reads row e)."""
+        if tokens.dim() != 3 or tokens.shape[0] != self.n_models or tokens.shape[2] > self.n_tokens:
+            raise ValueError(f"tokens must have shape (n_models={self.n_models}, batch, "
+                             f"T <= {self.n_tokens}), got {tuple(tokens.shape)}")
+        if self.readout == "flatten" and tokens.shape[2] != self.n_tokens:
+            raise ValueError(f"tokens must have exactly n_tokens={self.n_tokens} positions for the "
+                             f"flatten read-out, got {tokens.shape[2]}")
+        x = self.embed(tokens)
+        x = x + self.attention(self.norm(x, "ln1"))
+        x = x + self.mlp(self.norm(x, "ln2"))
+        return self.read(self.norm(x, "lnf"))
+
+    def member(self, index: int) -> BatchedTransformer:
+        """A one-member copy of member ``index`` (same weights), e.g. to check independence."""
+        if not 0 <= index < self.n_models:
+            raise ValueError(f"index must lie in [0, {self.n_models}), got {index!r}")
+        single = BatchedTransformer(self.n_tokens, self.d_model, self.n_heads, 1, self.readout,
+                                    self.parametrisation)
+        with torch.no_grad():
+            for key, value in self.params.items():
+                single.params[key].copy_(value[index:index + 1])
+        return single.to(next(self.parameters()).device)
+
+
+def _linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-member affine map: ``x (E, ..., i) @ w (E, i, o) + b (E, o)``."""
+    flat = x.reshape(x.shape[0], -1, x.shape[-1])
+    out = torch.baddbmm(b[:, None, :], flat, w)
+    return out.view(*x.shape[:-1], w.shape[-1])
+
+
+def _initial_weights(shapes: dict, readout_fan_in: int, parametrisation: str, init_scale: float,
+                     n_models: int, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+    """PyTorch's default ``nn.Linear`` init, ``U(±1/sqrt(fan_in))`` for weights and biases.
+
+    LayerNorms start at gain 1 and bias 0; the two residual exit projections are divided by 2,
+    as in the paper's code (it divides every "exit" parameter by the square root of their
+    number, four). muP draws the read-out weight from ``N(0, 1/fan_in²)`` with a zero bias.
+    """
+    fan_in = {"embed": shapes["embed_w"][0], "qkv": shapes["qkv_w"][0],
+              "attn_out": shapes["attn_out_w"][0], "fc": shapes["fc_w"][0],
+              "mlp_out": shapes["mlp_out_w"][0], "head": readout_fan_in}
+    out = {}
+    for key, shape in shapes.items():
+        full = (n_models, *shape)
+        layer = key.rsplit("_", 1)[0]
+        if layer.startswith("ln"):
+            out[key] = torch.ones(full) if key.endswith("_w") else torch.zeros(full)
+            continue
+        if layer == "head" and parametrisation == "mup":
+            std = init_scale / readout_fan_in
+            out[key] = (std * torch.randn(full, generator=generator) if key.endswith("_w")
+                        else torch.zeros(full))
+            continue
+        bound = init_scale / math.sqrt(fan_in[layer])
+        if layer in ("attn_out", "mlp_out"):
+            bound /= 2.0
+        out[key] = (2.0 * torch.rand(full, generator=generator) - 1.0) * bound
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Data: per-member tasks, batches drawn on the device
+# ----------------------------------------------------------------------------------------------
+
+class TaskStack:
+    """The tasks of an ensemble (member e has its own disjoint skill subsets), sampled as one.
+
+    Tokens are the encoded inputs of :class:`~emergence.tasks.SparseParityTask` (control one-hot,
+    then skill bits) as a uint8 tensor ``(E, B, n_skills + n_bits)``; targets are ``S g_k``.
+    """
+
+    def __init__(self, tasks: list[SparseParityTask], device: torch.device | str = "cpu"):
+        if not tasks:
+            raise ValueError("tasks must hold at least one SparseParityTask, got an empty list")
+        first = tasks[0]
+        self.n_skills, self.n_bits, self.scale = first.n_skills, first.n_bits, first.scale
+        self.device = torch.device(device)
+        self.skill_bits = torch.stack([t.skill_bits for t in tasks]).to(self.device)
+        self.probs = torch.as_tensor(first.probs(), dtype=torch.float32, device=self.device)
+
+    @property
+    def n_members(self) -> int:
+        return self.skill_bits.shape[0]
+
+    def tokens_and_targets(self, skill: torch.Tensor, bits: torch.Tensor):
+        """Encode ``skill (E, B)`` (0-based) and ``bits (E, B, n_bits)``; return tokens, targets."""
+        rows = torch.arange(self.n_members, device=self.device)[:, None]
+        owned = self.skill_bits[rows, skill]                                # (E, B, m)
+        parity = torch.gather(bits, 2, owned).sum(-1) % 2
+        target = self.scale * (1.0 - 2.0 * parity.to(torch.float32))
+        control = F.one_hot(skill, self.n_skills).to(torch.uint8)
+        return torch.cat([control, bits], dim=2), target
+
+    def sample(self, batch: int, generator: torch.Generator):
+        """A fresh batch per member: skills from the power law, uniform bits."""
+        n = self.n_members * batch
+        skill = torch.multinomial(self.probs, n, replacement=True, generator=generator)
+        bits = torch.randint(0, 2, (self.n_members, batch, self.n_bits), generator=generator,
+                             device=self.device, dtype=torch.uint8)
+        return self.tokens_and_targets(skill.view(self.n_members, batch), bits)
+
+    def evaluation_sets(self, n_per_skill: int, generator: torch.Generator):
+        """Fixed per-skill sets: tokens ``(n_skills, E, n, T)``, targets ``(n_skills, E, n)``."""
+        sets = []
+        for k in range(self.n_skills):
+            skill = torch.full((self.n_members, n_per_skill), k, device=self.device)
+            bits = torch.randint(0, 2, (self.n_members, n_per_skill, self.n_bits),
+                                 generator=generator, device=self.device, dtype=torch.uint8)
+            sets.append(self.tokens_and_targets(skill, bits))
+        tokens, targets = zip(*sets, strict=True)
+        return torch.stack(tokens), torch.stack(targets)
+
+
+# ----------------------------------------------------------------------------------------------
+# The experiment
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """One transformer time-emergence experiment (the ensemble of ``n_seeds`` members).
+
+    Task: ``n_skills``, ``n_bits``, ``bits_per_skill`` (m), ``alpha``, ``scale`` (S).
+    Model: ``d_model``, ``n_heads``, ``readout``, ``parametrisation``, ``init_std`` (a multiplier
+    on PyTorch's default init; the paper's run used 1).
+    Training: ``optimizer`` (``"sgd"`` with ``momentum`` and ``weight_decay``, or ``"adam"`` with
+    ``betas`` and ``weight_decay``), ``lr``, linear ``warmup_steps``, ``batch_size`` fresh
+    samples per member per step, ``n_steps``; the loss is torch's MSE (no ½), as in the paper.
+    Measurement: ``R_k / S`` on ``n_eval`` fixed samples per skill, every ``record_every`` steps
+    (``record_spacing="linear"``) or at ``n_steps // record_every`` geometrically spaced steps
+    (``"log"``, which resolves early emergence times as finely as late ones).
+    Speed: ``precision`` (``"bfloat16"`` autocast on a GPU) and ``compile`` (torch.compile).
+    """
+
+    name: str = "transformer_time"
+    profile: str = "quick"
+    n_skills: int = 5
+    n_bits: int = 32
+    bits_per_skill: int = 3
+    alpha: float = 0.9
+    scale: float = 1.0
+    d_model: int = 512
+    n_heads: int = 4
+    readout: str = "flatten"
+    parametrisation: str = "standard"
+    init_std: float = 1.0
+    optimizer: str = "sgd"
+    lr: float = 5e-5
+    momentum: float = 0.9
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 1e-5
+    warmup_steps: int = 0
+    batch_size: int = 5000
+    n_steps: int = 1_000_000
+    record_every: int = 100
+    record_spacing: str = "linear"
+    n_eval: int = 20_000
+    n_seeds: int = 5
+    seed: int = 0
+    precision: str = "float32"
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        check_profile(self.profile)
+        for name in ("n_skills", "n_bits", "bits_per_skill", "d_model", "n_heads", "batch_size",
+                     "n_steps", "record_every", "n_eval", "n_seeds"):
+            _validate.positive_int(name, getattr(self, name))
+        for name in ("alpha", "scale", "lr", "init_std"):
+            _validate.positive(name, getattr(self, name))
+        _validate.non_negative("weight_decay", self.weight_decay)
+        _validate.non_negative("warmup_steps", self.warmup_steps)
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
+        _check_choice("readout", self.readout, READOUTS)
+        _check_choice("parametrisation", self.parametrisation, PARAMETRISATIONS)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("precision", self.precision, PRECISIONS)
+        _check_choice("record_spacing", self.record_spacing, SPACINGS)
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model must be divisible by n_heads={self.n_heads}, "
+                             f"got {self.d_model}")
+        # The task validates n_bits >= n_skills * bits_per_skill with a clear message.
+        SparseParityTask(self.n_skills, self.n_bits, self.bits_per_skill, self.alpha, self.scale)
+
+    @property
+    def n_tokens(self) -> int:
+        return self.n_skills + self.n_bits
+
+    def to_dict(self) -> dict:
+        """Every setting, JSON-serialisable (tuples become lists); the store hashes this."""
+        out = dataclasses.asdict(self)
+        out["betas"] = list(self.betas)
+        out["kind"] = "transformer"
+        return out
+
+    def replace(self, **changes) -> TransformerConfig:
+        """A copy with some settings changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def build(self, device: torch.device | str = "cpu") -> tuple[BatchedTransformer, TaskStack]:
+        """The initialised ensemble and its tasks on ``device`` (same weights on every device)."""
+        generator = torch.Generator().manual_seed(self.seed)
+        model = BatchedTransformer(self.n_tokens, self.d_model, self.n_heads, self.n_seeds,
+                                   self.readout, self.parametrisation, self.init_std, generator)
+        tasks = [SparseParityTask(self.n_skills, self.n_bits, self.bits_per_skill, self.alpha,
+                                  self.scale, seed=self.seed * 1000 + e)
+                 for e in range(self.n_seeds)]
+        return model.to(device), TaskStack(tasks, device)
+
+    def optimiser(self, model: BatchedTransformer) -> torch.optim.Optimizer:
+        """The configured optimiser over the model's parameter groups."""
+        groups = model.param_groups(self.lr)
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(groups, lr=self.lr, momentum=self.momentum,
+                                   weight_decay=self.weight_decay)
+        return torch.optim.Adam(groups, lr=self.lr, betas=self.betas,
+                                weight_decay=self.weight_decay)
+
+    def record_steps(self) -> np.ndarray:
+        """Steps at which strengths are measured: 0, then linearly or log spaced, and the last."""
+        if self.record_spacing == "log":
+            count = max(self.n_steps // self.record_every, 2)
+            spaced = np.geomspace(1, self.n_steps, count).round().astype(np.int64)
+            return np.unique(np.concatenate([[0], spaced]))
+        steps = np.arange(0, self.n_steps + 1, self.record_every)
+        return steps if steps[-1] == self.n_steps else np.append(steps, self.n_steps)
+
+    def run(self, device: torch.device | str = "cpu", progress: bool = False) -> dict:
+        """Train the ensemble; return ``steps``, ``strength`` (R_k/S) and ``loss`` (½ MSE).
+
+        ``strength`` and ``loss`` have shape ``(n_rec, n_seeds, n_skills)``; ``train_loss``
+        ``(n_rec, n_seeds)`` is the mean training MSE (no ½) of the batches since the last
+        record, and ``wall_s`` the training time in seconds.
+        """
+        device = torch.device(device)
+        model, tasks = self.build(device)
+        optimiser = self.optimiser(model)
+        warm = max(int(self.warmup_steps), 1)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / warm))
+        data_gen = torch.Generator(device).manual_seed(self.seed + 1)
+        eval_gen = torch.Generator(device).manual_seed(self.seed + 2)
+        eval_tokens, eval_targets = tasks.evaluation_sets(self.n_eval, eval_gen)
+        step_fn = self._step_function(model, device)
+        record = set(self.record_steps().tolist())
+        strengths, losses, train_losses, running = [], [], [], []
+        start = time.perf_counter()
+        for step in range(self.n_steps + 1):
+            if step in record:
+                strength, loss = self._measure(model, eval_tokens, eval_targets, device)
+                strengths.append(strength)
+                losses.append(loss)
+                train_losses.append(torch.stack(running).mean(0) if running
+                                    else torch.full((self.n_seeds,), float("nan"), device=device))
+                running = []
+                if progress:
+                    print(f"step {step:>8d}  R/S = {np.round(strength.cpu().numpy().mean(0), 3)}")
+            if step == self.n_steps:
+                break
+            tokens, targets = tasks.sample(self.batch_size, data_gen)
+            optimiser.zero_grad(set_to_none=True)
+            per_member = step_fn(tokens, targets)
+            per_member.sum().backward()
+            optimiser.step()
+            schedule.step()
+            running.append(per_member.detach())
+        wall = time.perf_counter() - start
+        return {
+            "steps": self.record_steps(),
+            "strength": torch.stack(strengths).cpu().numpy(),
+            "loss": torch.stack(losses).cpu().numpy(),
+            "train_loss": torch.stack(train_losses).float().cpu().numpy(),
+            "wall_s": np.asarray(wall),
+        }
+
+    def _autocast(self, device: torch.device):
+        enabled = self.precision == "bfloat16"
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def _step_function(self, model: BatchedTransformer, device: torch.device):
+        """Per-member training losses ``(E,)``: torch's MSE, mean over each member's batch."""
+        def losses(tokens, targets):
+            with self._autocast(device):
+                outputs = model(tokens)
+            return ((outputs.float() - targets) ** 2).mean(dim=1)
+        return torch.compile(losses) if self.compile else losses
+
+    @torch.no_grad()
+    def _measure(self, model, tokens, targets, device, chunk: int = 4096):
+        """``R_k / S`` and ``½ MSE`` per member and skill on the fixed evaluation sets."""
+        strength, loss = [], []
+        for k in range(self.n_skills):
+            outs = []
+            for start in range(0, self.n_eval, chunk):
+                with self._autocast(device):
+                    outs.append(model(tokens[k, :, start:start + chunk]).float())
+            out, target = torch.cat(outs, dim=1), targets[k]
+            strength.append((out * target).mean(1) / self.scale**2)
+            loss.append(0.5 * ((target - out) ** 2).mean(1))
+        return torch.stack(strength, 1), torch.stack(loss, 1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Cost, and the analysis of emergence times (thresholds and power-law fits: emergence.fits)
+# ----------------------------------------------------------------------------------------------
+
+def step_flops(cfg: TransformerConfig) -> float:
+    """Approximate floating-point operations of one training step of the whole ensemble.
+
+    Counts the matrix products only (2 flops per multiply-add), forward plus a backward pass of
+    twice the forward: ``6 · tokens · (12 d² + 2 T d)`` for the block and the attention scores,
+    plus the read-out; evaluation passes are not included.
+    """
+    d, t = cfg.d_model, cfg.n_tokens
+    per_token = 12 * d * d + 2 * t * d + (2 + t) * d
+    readout = t * d if cfg.readout == "flatten" else d
+    tokens = cfg.n_seeds * cfg.batch_size * t
+    return 6.0 * tokens * per_token + 6.0 * cfg.n_seeds * cfg.batch_size * readout
+
+
+def in_frequency_order(tau: np.ndarray) -> np.ndarray:
+    """Per seed: did every skill emerge, each no earlier than the more frequent one before it?
+
+    ``tau`` is ``(n_seeds, n_skills)`` emergence steps (NaN: never), e.g. from
+    :func:`emergence.fits.emergence_steps`.
+    """
+    tau = np.asarray(tau, dtype=float)
+    if tau.ndim != 2:
+        raise ValueError(f"tau must have shape (n_seeds, n_skills), got {tau.shape}")
+    return np.all(np.isfinite(tau), axis=1) & np.all(np.diff(tau, axis=1) >= 0, axis=1)
+
+
+def calibrate_rate(steps, strength_1, prob_1, low: float = 0.02, high: float = 0.9):
+    """Fit the multilinear sigmoid (Eq. 14) to skill 1's curve ``R_1/S`` (one seed or a mean).
+
+    In logit form ``log(R/(S-R)) = c P_1 t - log(S/R(0) - 1)`` is a line in ``t``; the fit uses
+    the points with ``low < R/S < high``. Returns ``(c, r0)``: the rate ``c = 2 η B² S`` per unit
+    of frequency, and the effective initial strength ``R(0)/S``. The other skills are then
+    predicted as ``R_k/S = σ(c P_k t - log(1/r0 - 1))``, with nothing else fitted.
+    """
+    _validate.probability("prob_1", prob_1)
+    t, r = np.asarray(steps, dtype=float), np.asarray(strength_1, dtype=float)
+    ok = (r > low) & (r < high)
+    if ok.sum() < 2:
+        raise ValueError(f"strength_1 must cross ({low}, {high}) at >= 2 recorded steps, "
+                         f"got {int(ok.sum())}")
+    slope, intercept = np.polyfit(t[ok], np.log(r[ok] / (1.0 - r[ok])), 1)
+    return float(slope / prob_1), float(1.0 / (1.0 + np.exp(-intercept)))
+
+
+def predicted_strength(steps, probs, rate: float, r0: float) -> np.ndarray:
+    """The calibrated multilinear prediction ``R_k/S`` of shape ``(n_rec, n_skills)``."""
+    t = np.asarray(steps, dtype=float)[:, None]
+    logits = rate * np.asarray(probs, dtype=float)[None, :] * t - np.log(1.0 / r0 - 1.0)
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
+# ----------------------------------------------------------------------------------------------
+# Named experiments
+# ----------------------------------------------------------------------------------------------
+
+def paper_config(profile: str = "paper") -> TransformerConfig:
+    """The paper's exact run (App. K.2 and its code): 48-72 GPU hours per seed in the paper."""
+    return TransformerConfig(name="transformer_paper", profile=check_profile(profile),
+                             n_steps=pick(100_000, 200, profile))
+
+
+def time_config(profile: str | None = None) -> TransformerConfig:
+    """The book's transformer time-emergence recipe (quick: CPU in seconds)."""
+    profile = check_profile(profile) if profile is not None else None
+    quick = TransformerConfig(name="transformer_time", profile="quick")
+    return pick(quick, quick, profile)
+
+
+def _register() -> None:
+    """Add the two transformer experiments to :mod:`emergence.experiments`, when it exists."""
+    try:
+        from . import experiments
+    except ImportError:  # the package without the experiment engine still trains transformers
+        return
+    experiments.register("transformer_time", time_config)
+    experiments.register("transformer_paper", paper_config)
+
+
+_register()
