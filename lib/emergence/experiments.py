@@ -329,7 +329,8 @@ def make_mlp_params(profile: str) -> ParamsExperiment:
     plotted runs is not known, so none is used.
 
     Quick: 12 skill bits, m = 2, Adam lr 0.02, widths 1, 2, 3, 4, 6, 8, 12, 16, batch 256,
-    2,000 steps, 3 seeds.
+    2,000 steps, 3 seeds. Single runs vary a lot, as in the paper's Table 5: with m = 2 a narrow
+    network often settles at R/S = 1/3 or 1/2 of a skill instead of 0 or 1.
     """
     profile = check_profile(profile)
     widths = tuple(range(1, 21)) if profile == "paper" else (1, 2, 3, 4, 6, 8, 12, 16)
