@@ -5,15 +5,18 @@ are skipped unless ``EMERGENCE_SLOW_TESTS=1`` (the chapters run them anyway). Th
 experiment always runs: it checks that skills emerge in order of frequency.
 """
 
+import argparse
 import dataclasses
 import json
 import os
+import time
 
 import numpy as np
 import pytest
 import torch
 
 from emergence import experiments, results, store
+from emergence.train import TrainingPaused
 
 MLP_NAMES = ["calib_data", "calib_params", "calib_time", "mlp_data", "mlp_params", "mlp_time"]
 slow = pytest.mark.skipif(os.environ.get("EMERGENCE_SLOW_TESTS") != "1",
@@ -23,7 +26,7 @@ slow = pytest.mark.skipif(os.environ.get("EMERGENCE_SLOW_TESTS") != "1",
 def tiny(profile):
     base = experiments.config("mlp_time", "quick")
     return dataclasses.replace(base, name="_tiny", profile=profile, width=16, batch_size=32,
-                               n_steps=20 if profile == "quick" else 30, record_every=10,
+                               n_steps=20 if profile == "quick" else 250, record_every=10,
                                n_eval=64)
 
 
@@ -165,3 +168,16 @@ def test_results_cli_refuses_cpu_then_stores_and_skips(registered, tmp_path, cap
     out = capsys.readouterr().out
     assert "already stored" in out and "s on cpu" in out
     assert results.main(["--only", "nope", "--allow-cpu"]) == 2
+
+
+def test_results_cli_pauses_at_its_deadline_and_resumes(registered, tmp_path, capsys):
+    args = argparse.Namespace(root=tmp_path, checkpoints=tmp_path / "ck", overwrite=False)
+    with pytest.raises(TrainingPaused):
+        results.run_one(registered, torch.device("cpu"), args, deadline=time.monotonic() - 1)
+    assert len(list((tmp_path / "ck").glob("*.pt"))) == 1
+    assert results.run_one(registered, torch.device("cpu"), args) > 0
+    assert not list((tmp_path / "ck").glob("*.pt"))
+    assert store.exists(registered, tiny("paper").to_dict(), tmp_path)
+    cli = ["--only", registered, "--root", str(tmp_path), "--allow-cpu", "--overwrite",
+           "--checkpoints", str(tmp_path / "ck"), "--stop-after", "0"]
+    assert results.main(cli) == 3

@@ -1,6 +1,8 @@
 """The batched trainer: optimizers equal torch.optim per network, samplers, evaluation,
 divergence errors, and checkpoint/resume giving the same run as an uninterrupted one."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +16,7 @@ from emergence.train import (
     SkillEvaluator,
     SkillSampler,
     TrainingDiverged,
+    TrainingPaused,
     constant_lr,
     halving_lr,
     member_subsets,
@@ -195,3 +198,12 @@ def test_train_step_returns_member_losses():
     opt = MemberOptimizer(model.parameters(), "sgd")
     loss = train_step(model, opt, OnlineStream(smp, 8, 0), torch.full((3,), 0.01), 0)
     assert loss.shape == (3,) and not loss.requires_grad
+
+
+def test_deadline_pauses_with_a_checkpoint_and_the_run_resumes(tmp_path):
+    reference = tiny_run(n_steps=60)
+    path = tmp_path / "ck.pt"
+    with pytest.raises(TrainingPaused, match="'tiny' paused at step 20"):
+        tiny_run(n_steps=60, checkpoint=path, check_every=20, deadline=time.monotonic() - 1)
+    resumed = tiny_run(n_steps=60, checkpoint=path, check_every=20)
+    np.testing.assert_array_equal(resumed["strength"], reference["strength"])

@@ -117,15 +117,21 @@ class MLPExperiment:
     def record_steps(self) -> np.ndarray:
         raise NotImplementedError
 
-    def run(self, device=None, progress: bool | None = False, checkpoint=None) -> dict:
-        """Train the whole ensemble and return this experiment's arrays (see ENGINE contract)."""
+    def run(self, device=None, progress: bool | None = False, checkpoint=None,
+            deadline: float | None = None) -> dict:
+        """Train the whole ensemble and return this experiment's arrays (see ENGINE contract).
+
+        ``checkpoint`` (a path) makes the run resumable; ``deadline`` (``time.monotonic()``)
+        pauses it there with :class:`emergence.train.TrainingPaused`.
+        """
         device = torch.device(device if device is not None else default_device())
         parts = self.parts(device)
         evaluator = SkillEvaluator(parts.sampler, self.n_eval, seed=self.seed + 2)
         records = train(parts.model, parts.optimizer, parts.data, parts.lr_schedule, evaluator,
                         self.n_steps, self.record_steps(), name=self.name,
                         loss_limit=1e4 * self.scale**2, progress=progress,
-                        checkpoint=checkpoint, checkpoint_key=store.config_key(self.to_dict()))
+                        checkpoint=checkpoint, checkpoint_key=store.config_key(self.to_dict()),
+                        deadline=deadline)
         return self.arrange(records, parts)
 
     def arrange(self, records: dict, parts: Parts) -> dict:

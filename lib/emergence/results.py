@@ -5,6 +5,8 @@ writes each to ``book/results/``. It refuses to run without CUDA unless ``--allo
 Entries already in the store are skipped (``--overwrite`` reruns them). Experiments that accept
 a ``checkpoint`` argument save their state under ``checkpoints/`` about once a minute, so a run
 cut short (a time-limited GPU session) resumes where it stopped when the command is run again.
+``--stop-after SECONDS`` pauses cleanly (checkpoint saved, exit status 3) before a session's
+time limit; run the same command again to continue.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import torch
 
 from . import experiments, store
+from .train import TrainingPaused
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 
@@ -31,11 +34,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--root", type=Path, default=None, help="store folder (book/results)")
     parser.add_argument("--checkpoints", type=Path, default=CHECKPOINTS,
                         help="folder for resumable checkpoints (default: checkpoints/)")
+    parser.add_argument("--stop-after", type=float, default=None, metavar="SECONDS",
+                        help="pause (checkpoint, exit status 3) after this much wall time")
     return parser.parse_args(argv)
 
 
-def run_one(name: str, device: torch.device, args: argparse.Namespace) -> float | None:
-    """Run one experiment at paper size and store it; returns its wall time (None if skipped)."""
+def run_one(name: str, device: torch.device, args: argparse.Namespace,
+            deadline: float | None = None) -> float | None:
+    """Run one experiment at paper size and store it; returns its wall time (None if skipped).
+
+    Raises :class:`emergence.train.TrainingPaused` when it reaches ``deadline`` unfinished.
+    """
     cfg = experiments.config(name, "paper")
     config = cfg.to_dict()
     if store.exists(name, config, args.root) and not args.overwrite:
@@ -43,8 +52,11 @@ def run_one(name: str, device: torch.device, args: argparse.Namespace) -> float 
         return None
     options = {"progress": sys.stdout.isatty()}
     checkpoint = args.checkpoints / f"{name}-{store.config_key(config)}.pt"
-    if "checkpoint" in inspect.signature(cfg.run).parameters:
+    accepted = inspect.signature(cfg.run).parameters
+    if "checkpoint" in accepted:
         options["checkpoint"] = checkpoint
+    if "deadline" in accepted and deadline is not None:
+        options["deadline"] = deadline
     start = time.perf_counter()
     arrays = cfg.run(device, **options)
     wall = time.perf_counter() - start
@@ -68,9 +80,17 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    deadline = None if args.stop_after is None else time.monotonic() + args.stop_after
     total = 0.0
     for name in chosen:
-        total += run_one(name, device, args) or 0.0
+        if deadline is not None and time.monotonic() > deadline:
+            print(f"out of time before {name}; run again to continue", flush=True)
+            return 3
+        try:
+            total += run_one(name, device, args, deadline) or 0.0
+        except TrainingPaused as pause:
+            print(pause, flush=True)
+            return 3
     print(f"done: {len(chosen)} experiment(s), {total:.1f} s of training", flush=True)
     return 0
 

@@ -41,6 +41,10 @@ class TrainingDiverged(RuntimeError):
     """A member's training loss became non-finite or exploded."""
 
 
+class TrainingPaused(RuntimeError):
+    """The run reached its deadline; its state is in the checkpoint, ready to resume."""
+
+
 def member_subsets(n_skills: int, n_bits: int, bits_per_skill: int,
                    seeds: Sequence[int]) -> torch.Tensor:
     """Skill subsets of every member, ``(M, n_skills, bits_per_skill)`` long (CPU).
@@ -335,7 +339,7 @@ def train(model: MLPEnsemble, optimizer: MemberOptimizer, data, lr_schedule, eva
           n_steps: int, record_steps: Sequence[int], *, name: str, loss_limit: float,
           progress: bool | None = False, checkpoint: str | Path | None = None,
           checkpoint_key: str = "", checkpoint_seconds: float = 60.0,
-          check_every: int = 100) -> dict[str, np.ndarray]:
+          check_every: int = 100, deadline: float | None = None) -> dict[str, np.ndarray]:
     """Train every member for ``n_steps`` and evaluate at ``record_steps`` (0..n_steps).
 
     Returns numpy arrays ``steps`` (n_rec,), ``strength`` and ``loss`` (n_rec, M, n_s).
@@ -343,7 +347,9 @@ def train(model: MLPEnsemble, optimizer: MemberOptimizer, data, lr_schedule, eva
     ``(M,)`` learning rates. A member whose training loss is non-finite or above
     ``loss_limit`` stops the run with :class:`TrainingDiverged` naming ``name`` and the member.
     With ``checkpoint`` set, the state is saved there every ``checkpoint_seconds`` and a run
-    finding a checkpoint with the same ``checkpoint_key`` resumes from it.
+    finding a checkpoint with the same ``checkpoint_key`` resumes from it. With a
+    ``deadline`` (a ``time.monotonic()`` value) and a checkpoint, a run still going at the
+    deadline saves its state and raises :class:`TrainingPaused`.
     """
     _validate.positive_int("n_steps", n_steps)
     record_steps = np.asarray(record_steps, dtype=np.int64)
@@ -357,11 +363,12 @@ def train(model: MLPEnsemble, optimizer: MemberOptimizer, data, lr_schedule, eva
     work = model.n_members * model.width * int(np.max(data.batch_sizes()))
     with small_work_threads(model.w1.device, work):
         return _run_loop(loop, n_steps, checkpoint, checkpoint_key, checkpoint_seconds,
-                         check_every, _progress_bar(n_steps, loop.step, name) if show else None)
+                         check_every, _progress_bar(n_steps, loop.step, name) if show else None,
+                         deadline)
 
 
 def _run_loop(loop, n_steps, checkpoint, checkpoint_key, checkpoint_seconds, check_every,
-              bar) -> dict[str, np.ndarray]:
+              bar, deadline) -> dict[str, np.ndarray]:
     last_save = time.monotonic()
     while True:
         loop.record_if_due()
@@ -372,7 +379,13 @@ def _run_loop(loop, n_steps, checkpoint, checkpoint_key, checkpoint_seconds, che
             loop.check()
             if bar is not None:
                 bar.update(loop.step - bar.n)
-            if checkpoint is not None and time.monotonic() - last_save > checkpoint_seconds:
+            if checkpoint is None:
+                continue
+            if deadline is not None and time.monotonic() > deadline and loop.step < n_steps:
+                loop.save(checkpoint, checkpoint_key)
+                raise TrainingPaused(f"experiment {loop.name!r} paused at step {loop.step} of "
+                                     f"{n_steps}; run again to resume from {checkpoint}")
+            if time.monotonic() - last_save > checkpoint_seconds:
                 loop.save(checkpoint, checkpoint_key)
                 last_save = time.monotonic()
     if bar is not None:
