@@ -9,6 +9,7 @@ notebook on the ``main`` branch. A screenshot of each page goes to ``_build/scre
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -75,11 +76,25 @@ def directive_counts(path: Path) -> dict[str, int]:
     return counts
 
 
+def shows_figure(source: str) -> bool:
+    """Whether running the cell calls ``plt.show()`` (a call inside a definition does not count)."""
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%"))
+    pending = list(ast.parse(code).body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "plt.show":
+            return True
+        pending.extend(ast.iter_child_nodes(node))
+    return False
+
+
 def figure_cells(path: Path) -> int:
     """Code cells that show a figure and whose output is not removed from the page."""
     hidden = {"remove-cell", "remove-output", "remove_cell", "remove_output"}
     return sum(1 for c in source_cells(path) if c["cell_type"] == "code"
-               and "plt.show()" in c["source"]
+               and shows_figure(c["source"])
                and not hidden & set(c.get("metadata", {}).get("tags", [])))
 
 
