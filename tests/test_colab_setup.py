@@ -22,7 +22,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-REPO_URL = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+REPO_URL = REPOSITORY["url"]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 CLONE = "/content/emergence-book"
 
@@ -32,8 +33,10 @@ def code_cells(path: Path) -> list[str]:
     return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
 
 
-def test_repository_url_is_set_once():
+def test_repository_is_a_github_repository_on_main():
+    """Colab opens notebooks from GitHub; the launch buttons point at the main branch."""
     assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", REPO_URL), REPO_URL
+    assert REPOSITORY["branch"] == "main"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
