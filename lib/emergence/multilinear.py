@@ -27,7 +27,7 @@ class Trajectory:
     """Recorded training of the multilinear model.
 
     ``steps`` (n_records,) are the gradient-descent step counts; ``strengths`` has shape
-    ``(n_records, *batch, n_basis)`` and holds ``R_k = a_k b_k``; ``losses`` (n_records, *batch)
+    ``(n_records, *batch, n_basis)`` and holds ``R_k = a_k b_k``; ``losses`` ``(n_records, *batch)``
     holds the population loss ``½ Σ_k P_k (S - R_k)²`` over the basis (skills outside the basis
     add their constant ``½ S² Σ_{k>N} P_k``, which the caller knows). ``a`` and ``b`` hold the
     two factors themselves, shaped like ``strengths``, so that the conserved ``a² - b²`` can be
