@@ -149,6 +149,8 @@ def test_exit_projections_halved_and_mup_readout():
     assert abs(mup.params["head_w"].std().item() * 9 * 16 - 1.0) < 0.05
     lrs = [g["lr"] for g in mup.param_groups(0.3)]
     assert lrs == [0.3, 0.3 / (9 * 16)]
+    zero = BatchedTransformer(9, 16, 4, 2, zero_readout=True)
+    assert torch.count_nonzero(zero(_tokens(n_models=2))) == 0
 
 
 def test_task_stack_targets_match_task():
@@ -181,6 +183,9 @@ def test_adam_warmup_and_record_steps():
     assert cfg.record_steps().tolist() == [0, 3, 6, 7]
     out = cfg.run("cpu")
     assert np.all(np.isfinite(out["strength"])) and out["strength"].shape == (4, 2, 3)
+    log = cfg.replace(n_steps=1000, record_every=100, record_spacing="log").record_steps()
+    assert log[0] == 0 and log[1] == 1 and log[-1] == 1000 and np.all(np.diff(log) > 0)
+    assert len(log) == 11 and np.all(np.diff(np.log(log[1:])) < 1.0)
 
 
 def test_to_dict_is_json_ready():
@@ -194,7 +199,7 @@ def test_to_dict_is_json_ready():
     ({"optimizer": "rmsprop"}, "optimizer"), ({"parametrisation": "ntk"}, "parametrisation"),
     ({"n_bits": 5}, "n_bits"), ({"momentum": 1.0}, "momentum"), ({"n_seeds": 0}, "n_seeds"),
     ({"profile": "fast"}, "profile"), ({"precision": "float16"}, "precision"),
-    ({"warmup_steps": -1}, "warmup_steps"),
+    ({"warmup_steps": -1}, "warmup_steps"), ({"record_spacing": "sqrt"}, "record_spacing"),
 ])
 def test_bad_config_names_parameter(change, name):
     with pytest.raises(ValueError, match=name):

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _validate
-from .profiles import check_profile, pick
+from .profiles import check_profile
 from .tasks import SparseParityTask
 
 READOUTS = ("flatten", "mean", "last")
@@ -65,12 +65,14 @@ class BatchedTransformer(nn.Module):
         (read-out initialised at std ``1/fan_in`` and attention logits scaled by ``1/d_head``;
         pair it with :meth:`param_groups`, which lowers the read-out's step by its fan-in).
     init_scale : multiplier on every initial weight and bias (LayerNorms excepted), > 0.
+    zero_readout : start the read-out at zero, so that every ``R_k(0) = 0`` exactly.
     generator : a CPU ``torch.Generator``; the same generator state gives the same weights.
     """
 
     def __init__(self, n_tokens: int, d_model: int, n_heads: int, n_models: int = 1,
                  readout: str = "flatten", parametrisation: str = "standard",
-                 init_scale: float = 1.0, generator: torch.Generator | None = None):
+                 init_scale: float = 1.0, zero_readout: bool = False,
+                 generator: torch.Generator | None = None):
         super().__init__()
         for name, value in (("n_tokens", n_tokens), ("d_model", d_model),
                             ("n_heads", n_heads), ("n_models", n_models)):
@@ -86,6 +88,9 @@ class BatchedTransformer(nn.Module):
         shapes = self.shapes()
         init = _initial_weights(shapes, self.readout_fan_in, parametrisation, init_scale,
                                 n_models, generator)
+        if zero_readout:
+            init["head_w"].zero_()
+            init["head_b"].zero_()
         self.params = nn.ParameterDict({k: nn.Parameter(v) for k, v in init.items()})
 
     @property
@@ -144,19 +149,14 @@ class BatchedTransformer(nn.Module):
         shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
         return F.layer_norm(x, x.shape[-1:]) * w.view(shape) + b.view(shape)
 
-    def read(self, x: torch.Tensor) -> torch.Tensor:
-        """The scalar output from the final token features ``(E, B, T, d)`` -> ``(E, B)``."""
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """What the read-out sees: ``(E, B, T, d)`` -> ``(E, B, readout_fan_in)``."""
         if self.readout == "flatten":
-            feats = x.flatten(2)
-        elif self.readout == "mean":
-            feats = x.mean(dim=2)
-        else:
-            feats = x[:, :, -1]
-        out = torch.einsum("ebf,ef->eb", feats, self.params["head_w"])
-        return out + self.params["head_b"][:, None]
+            return x.flatten(2)
+        return x.mean(dim=2) if self.readout == "mean" else x[:, :, -1]
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Outputs ``(E, B)`` for 0/1 token sequences ``(E, B, T)`` (member e reads row e)."""
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The read-out's inputs ``(E, B, readout_fan_in)`` for tokens ``(E, B, T)``."""
         if tokens.dim() != 3 or tokens.shape[0] != self.n_models or tokens.shape[2] > self.n_tokens:
             raise ValueError(f"tokens must have shape (n_models={self.n_models}, batch, "
                              f"T <= {self.n_tokens}), got {tuple(tokens.shape)}")
@@ -166,7 +166,12 @@ class BatchedTransformer(nn.Module):
         x = self.embed(tokens)
         x = x + self.attention(self.norm(x, "ln1"))
         x = x + self.mlp(self.norm(x, "ln2"))
-        return self.read(self.norm(x, "lnf"))
+        return self.pool(self.norm(x, "lnf"))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Outputs ``(E, B)`` for 0/1 token sequences ``(E, B, T)`` (member e reads row e)."""
+        out = torch.einsum("ebf,ef->eb", self.features(tokens), self.params["head_w"])
+        return out + self.params["head_b"][:, None]
 
     def member(self, index: int) -> BatchedTransformer:
         """A one-member copy of member ``index`` (same weights), e.g. to check independence."""
@@ -280,7 +285,8 @@ class TransformerConfig:
 
     Task: ``n_skills``, ``n_bits``, ``bits_per_skill`` (m), ``alpha``, ``scale`` (S).
     Model: ``d_model``, ``n_heads``, ``readout``, ``parametrisation``, ``init_std`` (a multiplier
-    on PyTorch's default init; the paper's run used 1).
+    on PyTorch's default init; the paper's run used 1), ``zero_readout`` (read-out starts at 0,
+    so ``R_k(0) = 0`` and no skill can cross the emergence threshold by chance at step 0).
     Training: ``optimizer`` (``"sgd"`` with ``momentum`` and ``weight_decay``, or ``"adam"`` with
     ``betas`` and ``weight_decay``), ``lr``, linear ``warmup_steps``, ``batch_size`` fresh
     samples per member per step, ``n_steps``; the loss is torch's MSE (no ½), as in the paper.
@@ -302,6 +308,7 @@ class TransformerConfig:
     readout: str = "flatten"
     parametrisation: str = "standard"
     init_std: float = 1.0
+    zero_readout: bool = False
     optimizer: str = "sgd"
     lr: float = 5e-5
     momentum: float = 0.9
@@ -351,6 +358,12 @@ class TransformerConfig:
         out["kind"] = "transformer"
         return out
 
+    def n_parameters(self) -> int:
+        """Trainable parameters of one seed's network."""
+        model = BatchedTransformer(self.n_tokens, self.d_model, self.n_heads, 1, self.readout,
+                                   self.parametrisation)
+        return sum(p.numel() for p in model.parameters())
+
     def replace(self, **changes) -> TransformerConfig:
         """A copy with some settings changed (validated again)."""
         return dataclasses.replace(self, **changes)
@@ -359,7 +372,8 @@ class TransformerConfig:
         """The initialised ensemble and its tasks on ``device`` (same weights on every device)."""
         generator = torch.Generator().manual_seed(self.seed)
         model = BatchedTransformer(self.n_tokens, self.d_model, self.n_heads, self.n_seeds,
-                                   self.readout, self.parametrisation, self.init_std, generator)
+                                   self.readout, self.parametrisation, self.init_std,
+                                   self.zero_readout, generator)
         tasks = [SparseParityTask(self.n_skills, self.n_bits, self.bits_per_skill, self.alpha,
                                   self.scale, seed=self.seed * 1000 + e)
                  for e in range(self.n_seeds)]
@@ -512,21 +526,90 @@ def predicted_strength(steps, probs, rate: float, r0: float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logits))
 
 
+@torch.no_grad()
+def readout_lr_cap(cfg: TransformerConfig, n_samples: int = 1024) -> np.ndarray:
+    """The largest stable plain-SGD step for the read-out at initialisation, per member.
+
+    On torch's MSE loss the Hessian in the read-out weights and bias is ``(2/B) H^T H`` with
+    ``H`` the ``(B, fan_in + 1)`` matrix of read-out inputs (and a column of ones), whatever the
+    rest of the network does. Gradient descent on that quadratic is stable for steps below
+    ``2 / λ_max = B / σ_max(H)²``; momentum ``β`` raises the bound to ``(1 + β)`` times that.
+    Returns the plain-SGD bound, shape ``(n_seeds,)``, measured on ``n_samples`` task inputs.
+    """
+    _validate.positive_int("n_samples", n_samples)
+    model, tasks = cfg.build("cpu")
+    tokens, _ = tasks.sample(n_samples, torch.Generator().manual_seed(cfg.seed + 3))
+    feats = model.features(tokens)
+    ones = torch.ones(*feats.shape[:2], 1)
+    top = torch.linalg.matrix_norm(torch.cat([feats, ones], dim=2), ord=2)
+    return (n_samples / top**2).numpy()
+
+
 # ----------------------------------------------------------------------------------------------
 # Named experiments
 # ----------------------------------------------------------------------------------------------
 
 def paper_config(profile: str = "paper") -> TransformerConfig:
-    """The paper's exact run (App. K.2 and its code): 48-72 GPU hours per seed in the paper."""
-    return TransformerConfig(name="transformer_paper", profile=check_profile(profile),
-                             n_steps=pick(100_000, 200, profile))
+    """The paper's exact run (``transformer_paper``; App. K.2 and the authors' code).
+
+    Paper: d_model 512, 4 heads, flattened read-out, PyTorch's default init, SGD lr 5e-5 with
+    momentum 0.9 and weight decay 1e-5, batch 5000, 5 seeds, R_k every 100 steps on 20,000
+    samples per skill, 10^6 steps (the right end of the paper's Fig. 4): about 18 TFLOP per step
+    for the five seeds, days on one GPU. Quick: the same settings at d_model 32, batch 256, 200
+    steps, 2 seeds, so that the code path can be exercised on a CPU (nothing emerges).
+    """
+    if check_profile(profile) == "paper":
+        return TransformerConfig(name="transformer_paper", profile="paper")
+    return TransformerConfig(name="transformer_paper", profile="quick", d_model=32,
+                             batch_size=256, n_steps=200, record_every=50, n_eval=512, n_seeds=2)
 
 
-def time_config(profile: str | None = None) -> TransformerConfig:
-    """The book's transformer time-emergence recipe (quick: CPU in seconds)."""
-    profile = check_profile(profile) if profile is not None else None
-    quick = TransformerConfig(name="transformer_time", profile="quick")
-    return pick(quick, quick, profile)
+def time_config(profile: str) -> TransformerConfig:
+    """The book's transformer time-emergence recipe (``transformer_time``).
+
+    Both profiles keep the paper's architecture, loss, alpha = 0.9, S = 1 and SGD with momentum
+    0.9, and start the read-out at zero (``R_k(0) = 0``, so no skill crosses the threshold by
+    chance). Learning rates sit at about 0.7 of the read-out's stable step.
+
+    Quick (CPU, under a minute): 3 skills, 8 skill bits, m = 2, d_model 16 with 2 heads, lr 0.004
+    after a 30-step warm-up, batch 256, 1,500 steps, 8 seeds, 512 evaluation samples per skill.
+
+    Paper: the paper's task (5 skills, 32 bits, m = 3) with d_model 64, lr 3.5e-4, warm-up 200,
+    batch 2000, 30,000 steps, 5 seeds, bfloat16: the ``flatten_d64`` run of
+    :func:`research_sweep`, a candidate that has NOT yet been verified on a GPU.
+    """
+    if check_profile(profile) == "quick":
+        return TransformerConfig(
+            name="transformer_time", profile="quick", n_skills=3, n_bits=8, bits_per_skill=2,
+            d_model=16, n_heads=2, zero_readout=True, lr=0.004, warmup_steps=30,
+            batch_size=256, n_steps=1500, record_every=25, record_spacing="log", n_eval=512,
+            n_seeds=8)
+    return research_sweep()["flatten_d64"].replace(name="transformer_time")
+
+
+def research_sweep() -> dict[str, TransformerConfig]:
+    """The runs a GPU session should make to settle a fast, faithful recipe at the paper's task.
+
+    All keep the paper's task (n_s = 5, n_b = 32, m = 3, alpha = 0.9, S = 1), 5 seeds, SGD with
+    momentum 0.9 and weight decay 1e-5 (except the Adam control), a zero-initialised read-out,
+    log-spaced records and 4,096 evaluation samples per skill. The learning rates sit at about
+    0.8 of the read-out's stable step (:func:`readout_lr_cap`: about ``1/(T d)`` when
+    flattening, ``1.2/d`` for ``last``).
+    """
+    task = TransformerConfig(name="transformer_sweep", profile="paper", n_steps=30_000,
+                             record_every=100, record_spacing="log", n_eval=4096,
+                             batch_size=2000, warmup_steps=200, precision="bfloat16",
+                             zero_readout=True)
+    return {
+        "speed_paper_fp32": paper_config().replace(n_steps=100, record_every=100),
+        "speed_paper_bf16": paper_config().replace(n_steps=100, record_every=100,
+                                                   precision="bfloat16"),
+        "flatten_d64": task.replace(d_model=64, lr=3.5e-4),
+        "flatten_d128": task.replace(d_model=128, lr=1.8e-4),
+        "last_d128": task.replace(d_model=128, readout="last", lr=6e-3),
+        "mup_d128": task.replace(d_model=128, parametrisation="mup", lr=0.05),
+        "adam_d64": task.replace(d_model=64, optimizer="adam", lr=1e-3, weight_decay=0.0),
+    }
 
 
 def _register() -> None:
