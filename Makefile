@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements/lock.txt
-QUICK  := EMERGENCE_PROFILE=quick
+QUICK  := EMERGENCE_PROFILE=quick EMERGENCE_SLOW_TESTS=1
 EXP    ?=
 BUILD  := $(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
 
