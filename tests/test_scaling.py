@@ -206,13 +206,6 @@ def test_finite_n_correction():
     assert law[0] == pytest.approx(theory.loss_vs_time(1.0, 500, 0.1))
 
 
-def test_fit_power_law_recovers_exact():
-    x = np.logspace(0, 3, 20)
-    exponent, prefactor, stderr = scaling.fit_power_law(x, 2.5 * x**-0.37)
-    assert exponent == pytest.approx(0.37) and prefactor == pytest.approx(2.5)
-    assert stderr < 1e-10
-
-
 def test_speed_of_a_figure_grid():
     """Not a timed assert: prints how long a Fig. 2 grid over 10^5 skills takes."""
     start = time.perf_counter()
@@ -239,7 +232,6 @@ def test_speed_of_a_figure_grid():
     (lambda: theory.param_law_prefactor(0.5, n_ratio=1.0), "n_ratio"),
     (lambda: theory.data_law_prefactor(0.5, scale=-1.0), "scale"),
     (lambda: theory.compute_law_prefactor(0.5, eta=0.0), "eta"),
-    (lambda: scaling.fit_power_law([1, 2, 3, 4], [1, 2, -3, 4]), "y must be"),
     (lambda: theory.finite_n_correction(20, 10, 0.5), "n_basis"),
 ])
 def test_bad_inputs_raise(call, match):

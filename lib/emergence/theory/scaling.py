@@ -36,7 +36,7 @@ __all__ = [
     "data_law_finite_size",
     "param_law_prefactor", "compute_prefactor_at_ratio", "compute_optimal_ratio",
     "compute_law_prefactor", "compute_optimal_allocation", "loss_vs_compute_finite_size",
-    "finite_n_correction", "finite_n_time_law", "fit_power_law",
+    "finite_n_correction", "finite_n_time_law",
 ]
 
 _CHUNK = 2_000_000  # array elements evaluated at once (16 MB of float64)
@@ -524,24 +524,3 @@ def finite_n_time_law(T, n_skills, alpha, scale=1.0, r0=0.01, eta=1.0, n_basis=N
     tail = loss_vs_params(np.array(n_basis), n_skills, alpha, scale)
     start = loss_vs_time(t_ref, n_skills, alpha, scale, r0, eta, n_basis) - tail
     return (start + l_c) * (t / t_ref) ** -time_law_exponent(alpha) - l_c + tail
-
-
-# ---------------------------------------------------------------------------------------------
-# Fitting
-# ---------------------------------------------------------------------------------------------
-
-def fit_power_law(x, y):
-    """Least-squares fit of ``y ≈ prefactor · x^(-exponent)`` in log-log coordinates.
-
-    Returns ``(exponent, prefactor, exponent_stderr)``; the standard error is the usual one of
-    the slope of a straight-line fit (it measures curvature of the data as much as noise).
-    """
-    x = np.asarray(x, dtype=np.float64).ravel()
-    y = np.asarray(y, dtype=np.float64).ravel()
-    if x.size != y.size or x.size < 4:
-        raise ValueError(f"x and y must have the same length >= 4, got {x.size} and {y.size}")
-    _validate.positive("x", x)
-    _validate.positive("y", y)
-    lx, ly = np.log(x), np.log(y)
-    (slope, intercept), cov = np.polyfit(lx, ly, 1, cov=True)
-    return float(-slope), float(np.exp(intercept)), float(np.sqrt(cov[0, 0]))
