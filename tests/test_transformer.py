@@ -6,15 +6,14 @@ import torch
 
 from emergence.fits import emergence_steps
 from emergence.tasks import SparseParityTask
-from emergence.theory.dynamics import skill_probs, skill_strength
 from emergence.transformer import (
     BatchedTransformer,
     TaskStack,
     TransformerConfig,
-    calibrate_rate,
     in_frequency_order,
     paper_config,
-    predicted_strength,
+    readout_lr_cap,
+    research_sweep,
     step_flops,
 )
 
@@ -229,18 +228,40 @@ def test_frequency_order_of_emergence_steps():
         in_frequency_order(tau[0])
 
 
-def test_calibration_recovers_multilinear_sigmoid():
-    probs = skill_probs(4, 0.9)
-    steps = np.linspace(0, 400, 201)
-    exact = skill_strength(steps[:, None], probs[None, :], 1.0, 0.01, 0.5, 0.3)
-    rate, r0 = calibrate_rate(steps, exact[:, 0], probs[0])
-    assert abs(rate - 2 * 0.5 * 0.3) < 1e-6 and abs(r0 - 0.01) < 1e-6
-    np.testing.assert_allclose(predicted_strength(steps, probs, rate, r0), exact, atol=1e-6)
-    with pytest.raises(ValueError, match="strength_1"):
-        calibrate_rate(steps, np.zeros_like(steps), probs[0])
-
-
 def test_step_flops_scale_with_width_and_batch():
     cfg = TransformerConfig(**TINY)
     assert step_flops(cfg.replace(batch_size=64)) == pytest.approx(2 * step_flops(cfg))
     assert step_flops(cfg.replace(d_model=32)) > 3 * step_flops(cfg)
+
+
+def test_readout_lr_cap_matches_direct_hessian():
+    """The cap is 2 / the top eigenvalue of the read-out Hessian, computed here with autograd."""
+    cfg = TransformerConfig(**{**TINY, "n_seeds": 1})
+    cap = readout_lr_cap(cfg, n_samples=64)
+    model, tasks = cfg.build()
+    tokens, targets = tasks.sample(64, torch.Generator().manual_seed(cfg.seed + 3))
+    feats = model.features(tokens).detach()[0]
+
+    def loss(w):
+        return ((feats @ w[:-1] + w[-1] - targets[0]) ** 2).mean()
+
+    hessian = torch.autograd.functional.hessian(loss, torch.zeros(feats.shape[1] + 1))
+    top = torch.linalg.eigvalsh(hessian)[-1]
+    assert cap.shape == (1,) and cap[0] == pytest.approx(2.0 / top.item(), rel=1e-4)
+    with pytest.raises(ValueError, match="n_samples"):
+        readout_lr_cap(cfg, n_samples=0)
+
+
+def test_named_configs_and_registry():
+    from emergence import experiments
+    assert {"transformer_time", "transformer_paper"} <= set(experiments.names())
+    quick = experiments.config("transformer_time", "quick")
+    assert quick.profile == "quick" and quick.zero_readout and quick.n_seeds >= 5
+    paper = experiments.config("transformer_paper", "paper")
+    assert paper == paper_config("paper") and paper.n_steps == 1_000_000
+    assert experiments.config("transformer_paper", "quick").d_model < paper.d_model
+    sweep = research_sweep()
+    assert experiments.config("transformer_time", "paper").to_dict()["d_model"] == \
+        sweep["flatten_d64"].d_model
+    for cfg in sweep.values():
+        assert (cfg.n_skills, cfg.n_bits, cfg.bits_per_skill, cfg.alpha) == (5, 32, 3, 0.9)

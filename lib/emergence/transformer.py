@@ -501,31 +501,6 @@ def in_frequency_order(tau: np.ndarray) -> np.ndarray:
     return np.all(np.isfinite(tau), axis=1) & np.all(np.diff(tau, axis=1) >= 0, axis=1)
 
 
-def calibrate_rate(steps, strength_1, prob_1, low: float = 0.02, high: float = 0.9):
-    """Fit the multilinear sigmoid (Eq. 14) to skill 1's curve ``R_1/S`` (one seed or a mean).
-
-    In logit form ``log(R/(S-R)) = c P_1 t - log(S/R(0) - 1)`` is a line in ``t``; the fit uses
-    the points with ``low < R/S < high``. Returns ``(c, r0)``: the rate ``c = 2 η B² S`` per unit
-    of frequency, and the effective initial strength ``R(0)/S``. The other skills are then
-    predicted as ``R_k/S = σ(c P_k t - log(1/r0 - 1))``, with nothing else fitted.
-    """
-    _validate.probability("prob_1", prob_1)
-    t, r = np.asarray(steps, dtype=float), np.asarray(strength_1, dtype=float)
-    ok = (r > low) & (r < high)
-    if ok.sum() < 2:
-        raise ValueError(f"strength_1 must cross ({low}, {high}) at >= 2 recorded steps, "
-                         f"got {int(ok.sum())}")
-    slope, intercept = np.polyfit(t[ok], np.log(r[ok] / (1.0 - r[ok])), 1)
-    return float(slope / prob_1), float(1.0 / (1.0 + np.exp(-intercept)))
-
-
-def predicted_strength(steps, probs, rate: float, r0: float) -> np.ndarray:
-    """The calibrated multilinear prediction ``R_k/S`` of shape ``(n_rec, n_skills)``."""
-    t = np.asarray(steps, dtype=float)[:, None]
-    logits = rate * np.asarray(probs, dtype=float)[None, :] * t - np.log(1.0 / r0 - 1.0)
-    return 1.0 / (1.0 + np.exp(-logits))
-
-
 @torch.no_grad()
 def readout_lr_cap(cfg: TransformerConfig, n_samples: int = 1024) -> np.ndarray:
     """The largest stable plain-SGD step for the read-out at initialisation, per member.
