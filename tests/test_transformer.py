@@ -265,3 +265,15 @@ def test_named_configs_and_registry():
         sweep["flatten_d64"].d_model
     for cfg in sweep.values():
         assert (cfg.n_skills, cfg.n_bits, cfg.bits_per_skill, cfg.alpha) == (5, 32, 3, 0.9)
+
+
+def test_sweep_cli_smoke(tmp_path, monkeypatch):
+    """The GPU sweep's command line runs a capped run and writes its arrays and summary."""
+    import emergence.transformer as module
+    tiny = TransformerConfig(**TINY)
+    monkeypatch.setattr(module, "research_sweep", lambda: {"tiny": tiny})
+    (summary,) = module.main(["--only", "tiny", "--out", str(tmp_path), "--max-steps", "4"])
+    assert summary["name"] == "tiny" and len(summary["tau"]) == tiny.n_seeds
+    assert np.load(tmp_path / "tiny.npz")["strength"].shape[1:] == (2, 3)
+    with pytest.raises(ValueError, match="--only"):
+        module.main(["--only", "nope", "--out", str(tmp_path)])

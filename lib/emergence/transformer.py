@@ -598,6 +598,58 @@ def research_sweep() -> dict[str, TransformerConfig]:
     }
 
 
+def summarise(cfg: TransformerConfig, arrays: dict) -> dict:
+    """The numbers that decide a recipe: order fraction, slope of tau_k against k, final R_k/S."""
+    from . import fits
+
+    tau = fits.emergence_steps(arrays["steps"], arrays["strength"])
+    try:
+        law = fits.fit_power_law(np.arange(1, cfg.n_skills + 1), tau.T)
+        slope, err = law.slope, law.slope_stderr
+    except ValueError:  # fewer than three skills emerged
+        slope, err = float("nan"), float("nan")
+    wall = float(arrays["wall_s"])
+    return {"name": cfg.name, "wall_s": wall, "ms_per_step": 1e3 * wall / cfg.n_steps,
+            "in_order": float(in_frequency_order(tau).mean()), "slope": slope,
+            "slope_stderr": err, "final_strength": arrays["strength"][-1].mean(0).tolist(),
+            "tau": tau.tolist()}
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    """``python -m emergence.transformer [--only NAME ...] [--out DIR] [--max-steps N]``.
+
+    Runs :func:`research_sweep` on the default device (CUDA when available), prints one JSON
+    line per run, and saves each run's arrays to ``DIR/NAME.npz``. ``--max-steps`` caps every
+    run's length (a smoke test).
+    """
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--out", default="_build/transformer_sweep")
+    parser.add_argument("--max-steps", type=int, default=None)
+    args = parser.parse_args(argv)
+    sweep = research_sweep()
+    unknown = set(args.only or ()) - set(sweep)
+    if unknown:
+        raise ValueError(f"--only must name runs of {sorted(sweep)}, got {sorted(unknown)}")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summaries = []
+    for name in args.only or sweep:
+        cfg = sweep[name].replace(name=name)
+        if args.max_steps:
+            cfg = cfg.replace(n_steps=min(cfg.n_steps, args.max_steps))
+        arrays = cfg.run(device)
+        np.savez(out / f"{name}.npz", **arrays)
+        summaries.append(summarise(cfg, arrays))
+        print(json.dumps(summaries[-1]), flush=True)
+    return summaries
+
+
 def _register() -> None:
     """Add the two transformer experiments to :mod:`emergence.experiments`, when it exists."""
     try:
@@ -609,3 +661,6 @@ def _register() -> None:
 
 
 _register()
+
+if __name__ == "__main__":
+    main()
