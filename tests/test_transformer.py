@@ -17,16 +17,6 @@ from emergence.transformer import (
     step_flops,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: tiny models on a shared machine run far faster without contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 TINY = dict(n_skills=3, n_bits=6, bits_per_skill=2, d_model=16, n_heads=2, batch_size=32,
             n_steps=6, record_every=3, n_eval=64, n_seeds=2, optimizer="sgd", lr=0.01)
 

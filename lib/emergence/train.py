@@ -21,7 +21,6 @@ Pieces, each small and swappable:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
@@ -360,11 +359,9 @@ def train(model: MLPEnsemble, optimizer: MemberOptimizer, data, lr_schedule, eva
     if checkpoint is not None and Path(checkpoint).exists():
         loop.load(checkpoint, checkpoint_key)
     show = sys.stdout.isatty() if progress is None else progress
-    work = model.n_members * model.width * int(np.max(data.batch_sizes()))
-    with small_work_threads(model.w1.device, work):
-        return _run_loop(loop, n_steps, checkpoint, checkpoint_key, checkpoint_seconds,
-                         check_every, _progress_bar(n_steps, loop.step, name) if show else None,
-                         deadline)
+    return _run_loop(loop, n_steps, checkpoint, checkpoint_key, checkpoint_seconds,
+                     check_every, _progress_bar(n_steps, loop.step, name) if show else None,
+                     deadline)
 
 
 def _run_loop(loop, n_steps, checkpoint, checkpoint_key, checkpoint_seconds, check_every,
@@ -461,25 +458,6 @@ class _Loop:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.data.load_state_dict(state["data"])
-
-
-@contextlib.contextmanager
-def small_work_threads(device: torch.device, work: int, limit: int = 2**22):
-    """Run small CPU workloads on one thread (and restore the setting afterwards).
-
-    The quick configs do many tiny matrix products; on a busy machine, splitting each over
-    several threads costs far more in synchronisation than it saves (measured: 19 ms against
-    2.5 ms per step on two shared cores). GPU runs and large CPU runs are left alone.
-    """
-    if torch.device(device).type != "cpu" or work > limit:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _progress_bar(total: int, initial: int, name: str):

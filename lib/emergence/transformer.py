@@ -404,16 +404,7 @@ class TransformerConfig:
         ``(n_rec, n_seeds)`` is the mean training MSE (no ½) of the batches since the last
         record, and ``wall_s`` the training time in seconds.
         """
-        device = torch.device(device)
-        threads = torch.get_num_threads()
-        if device.type == "cpu":
-            # Ops this small gain nothing from intra-op threads, and on a shared machine their
-            # spin-waits make a step several times slower (measured: 4-8x on 2 busy cores).
-            torch.set_num_threads(1)
-        try:
-            return self._train(device, progress)
-        finally:
-            torch.set_num_threads(threads)
+        return self._train(torch.device(device), progress)
 
     def _train(self, device: torch.device, progress: bool) -> dict:
         model, tasks = self.build(device)
