@@ -63,3 +63,11 @@ def test_notebook_ends_with_summary_and_exercises(path):
     assert n_exercises >= 3, f"{path.name} has fewer than 3 exercises"
     assert n_solutions >= n_exercises, (
         f"{path.name}: every exercise needs a solution")
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_notebook_opens_with_its_title(path):
+    """The page starts with the chapter's title, before any code or output."""
+    first = json.loads(path.read_text())["cells"][0]
+    assert first["cell_type"] == "markdown" and "".join(first["source"]).startswith("# "), (
+        f"{path.name}: the first cell must be the markdown title")
