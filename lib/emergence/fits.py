@@ -130,9 +130,18 @@ def fit_time(steps, strength, *, scale: float, lr: float, floor: float = 0.02,
                    float(r0), float(r0 * np.sqrt(cov[1, 1])))
 
 
-def _fit_one_constant(name, model, x, strength, start, floor, n_boot, seed) -> Fit:
-    """Fit a single positive constant (in log space) of ``model(x, value)`` to seed-mean data."""
+def _fit_one_constant(name, model, x, strength, fallback, floor, n_boot, seed) -> Fit:
+    """Fit a single positive constant (in log space) of ``model(x, value)`` to seed-mean data.
+
+    ``x`` (n,) is the resource, ``strength`` (n, n_seeds) the final ``R/S``. Both curves it
+    serves reach 1 at the constant, so the search starts at the first ``x`` where the mean is
+    nearly learned (``fallback`` when none is).
+    """
     mean, sigma = _weights(strength, floor)
+    if x.shape != mean.shape:
+        raise ValueError(f"{_X_NAMES[name]} must have shape {mean.shape}, got {x.shape}")
+    learned = np.nonzero(mean >= 0.9)[0]
+    start = max(x[learned[0]] if learned.size else fallback, 1.0)
 
     def logmodel(xx, p):
         return model(xx, np.exp(p[0]))
@@ -155,6 +164,7 @@ def _fit_one_constant(name, model, x, strength, start, floor, n_boot, seed) -> F
                float(np.std(np.exp(boot[:, 0]), ddof=1)), rms)
 
 
+_X_NAMES = {"D_c": "counts", "N_c": "widths"}
 _DATA_LAWS = {"eq17": extended.dc_shot_strength, "projection": extended.dc_projection_strength}
 
 
@@ -170,15 +180,8 @@ def fit_data(counts, strength, *, law: str = "eq17", floor: float = 0.02,
         raise ValueError(f"law must be one of {sorted(_DATA_LAWS)}, got {law!r}")
     counts = np.asarray(counts, dtype=np.float64)
     _validate.non_negative("counts", counts)
-    mean, _ = _weights(strength, floor)
-    if counts.shape != mean.shape:
-        raise ValueError(f"counts must have shape {mean.shape}, got {counts.shape}")
-    # Eq. 17 reaches 1 at D_c: start at the first count where the mean is nearly learned.
-    learned = np.nonzero(mean >= 0.9)[0]
-    start = counts[learned[0]] if learned.size else 2.0 * counts.max()
-    curve = _DATA_LAWS[law]
-    return _fit_one_constant("D_c", lambda x, dc: curve(x, dc), counts,
-                             strength, max(start, 1.0), floor, n_boot, seed)
+    return _fit_one_constant("D_c", _DATA_LAWS[law], counts, strength, 2.0 * counts.max(),
+                             floor, n_boot, seed)
 
 
 def fit_width(widths, strength, *, floor: float = 0.02, n_boot: int = _N_BOOT,
@@ -189,16 +192,11 @@ def fit_width(widths, strength, *, floor: float = 0.02, n_boot: int = _N_BOOT,
     """
     widths = np.asarray(widths, dtype=np.float64)
     _validate.positive("widths", widths)
-    mean, _ = _weights(strength, floor)
-    if widths.shape != mean.shape:
-        raise ValueError(f"widths must have shape {mean.shape}, got {widths.shape}")
 
     def model(w, n_c):
         return extended.nc_basis_strength_continuous(w, 1, n_c)[..., 0]
 
-    learned = np.nonzero(mean >= 0.9)[0]
-    start = widths[learned[0]] if learned.size else widths.max()
-    return _fit_one_constant("N_c", model, widths, strength, start, floor, n_boot, seed)
+    return _fit_one_constant("N_c", model, widths, strength, widths.max(), floor, n_boot, seed)
 
 
 def calibrate(result, **kwargs) -> Fit:
