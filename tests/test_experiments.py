@@ -89,6 +89,27 @@ def test_every_quick_config_runs_with_the_contract_shapes(name):
         np.testing.assert_array_equal(arrays["widths"], cfg.widths)
 
 
+@slow
+@pytest.mark.parametrize("name", sorted(experiments.names()))
+def test_every_paper_config_runs_a_few_steps_at_full_size(name):
+    """The paper sizes (members, widths, batches, data sets) run end to end, on the CPU, so a
+    shape or memory mistake costs a CI minute rather than a GPU session. The transformers keep
+    their width but take a tiny batch: their paper batches would take minutes on two cores."""
+    cfg = experiments.config(name, "paper")
+    changes = {"n_steps": 4, "n_eval": 64}
+    if hasattr(cfg, "record_every"):
+        changes["record_every"] = 2
+    if hasattr(cfg, "n_history"):
+        changes["n_history"] = 2
+    if cfg.to_dict()["kind"] == "transformer":
+        changes.update(batch_size=8, n_seeds=2)
+    small = dataclasses.replace(cfg, **changes)
+    arrays = small.run("cpu")
+    strength = arrays["strength"]
+    assert strength.shape[-2:] == (small.n_seeds, small.n_skills)
+    assert np.all(np.isfinite(strength))
+
+
 def emergence_steps(arrays, level=0.5):
     mean = arrays["strength"].mean(axis=1)
     return [arrays["steps"][np.argmax(mean[:, k] >= level)] if mean[-1, k] >= level else np.inf
