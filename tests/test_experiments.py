@@ -202,3 +202,13 @@ def test_results_cli_pauses_at_its_deadline_and_resumes(registered, tmp_path, ca
     cli = ["--only", registered, "--root", str(tmp_path), "--allow-cpu", "--overwrite",
            "--checkpoints", str(tmp_path / "ck"), "--stop-after", "0"]
     assert results.main(cli) == 3
+
+
+def test_results_cli_packs_an_archive_that_another_store_imports(registered, tmp_path, capsys):
+    gpu, book = tmp_path / "gpu", tmp_path / "book"
+    archive = tmp_path / "out" / "store.tar.gz"
+    assert results.main(["--only", registered, "--root", str(gpu), "--allow-cpu",
+                         "--checkpoints", str(tmp_path / "ck"), "--archive", str(archive)]) == 0
+    assert results.main(["--import", str(archive), "--root", str(book)]) == 0
+    assert "imported 1 entry" in capsys.readouterr().out
+    assert store.exists(registered, tiny("paper").to_dict(), book)

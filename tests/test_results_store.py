@@ -8,18 +8,21 @@ a real one the moment any entry is committed.
 """
 
 import json
+import subprocess
 
 import numpy as np
 import pytest
 
 from emergence import experiments, store
 
-PROVENANCE = ("config", "device", "torch", "git_commit", "wall_s", "created")
+PROVENANCE = ("config", "device", "torch", "git_commit", "code_sha256", "wall_s", "created")
 ENTRIES = sorted(store.DEFAULT_ROOT.glob("*.json"))
 
 
 def paper_configs() -> dict[str, dict]:
-    return {name: experiments.config(name, "paper").to_dict() for name in experiments.names()}
+    """The paper configs of every experiment the store must hold (not the reference-only ones)."""
+    return {name: experiments.config(name, "paper").to_dict()
+            for name in experiments.names(stored_only=True)}
 
 
 @pytest.mark.parametrize("meta_path", ENTRIES, ids=lambda p: p.stem)
@@ -33,6 +36,28 @@ def test_stored_entry_loads_and_is_still_asked_for(meta_path):
         f"{meta_path.name} is stale: the paper config of {name!r} changed; rerun make results")
     arrays, _ = store.load(name, wanted)
     assert arrays and all(np.isfinite(a).all() for a in arrays.values() if a.dtype.kind == "f")
+    commit = meta["git_commit"]
+    assert commit != "unknown" and not commit.endswith("-dirty"), (
+        f"{meta_path.name} was not made by committed code (git_commit {commit!r})")
+    sources = sources_at(commit)
+    if sources is not None:  # a shallow clone may lack the commit
+        assert store.digest_sources(sources) == meta["code_sha256"], (
+            f"{meta_path.name}: the package at {commit[:10]} is not the code that made it")
+
+
+def sources_at(commit: str) -> dict[str, bytes] | None:
+    """``{path relative to the package: bytes}`` of the package's .py files at ``commit``."""
+    package = store.PACKAGE_DIR
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=package, capture_output=True, check=True).stdout
+    try:
+        git("cat-file", "-e", f"{commit}^{{commit}}")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    prefix = git("rev-parse", "--show-prefix").decode().strip()
+    listed = git("ls-tree", "-r", "--full-name", "--name-only", commit, "--", ".").decode().split()
+    return {path[len(prefix):]: git("show", f"{commit}:{path}")
+            for path in listed if path.endswith(".py")}
 
 
 @pytest.mark.xfail(not ENTRIES, strict=True,

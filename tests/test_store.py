@@ -78,3 +78,73 @@ def test_no_pickle_objects_are_written_or_read(tmp_path):
 def test_bad_names_are_refused(tmp_path):
     with pytest.raises(ValueError, match="name"):
         store.entry_paths("../evil", CONFIG, tmp_path)
+
+
+def test_provenance_identifies_the_code_even_without_git(tmp_path, monkeypatch):
+    meta = store.provenance(CONFIG, "cpu", 0.0)
+    assert len(meta["code_sha256"]) == 64 and meta["code_sha256"] == store.code_digest()
+    monkeypatch.setattr(store, "PACKAGE_DIR", tmp_path)        # no git checkout there
+    (tmp_path / "a.py").write_text("x = 1\n")
+    monkeypatch.setenv("EMERGENCE_GIT_COMMIT", "abc123")
+    assert store.git_commit() == "abc123"
+    first = store.code_digest()
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert store.code_digest() != first
+
+
+def test_archive_round_trip_between_stores(tmp_path):
+    source, target = tmp_path / "gpu", tmp_path / "book"
+    save(source)
+    other = {**CONFIG, "n_steps": 11}
+    store.save("other", other, ARRAYS, store.provenance(other, "cpu", 1.0), root=source)
+    assert store.export_entries(tmp_path / "a.tar.gz", ["demo"], source) == [
+        f"demo-{store.config_key(CONFIG)}"]
+    assert store.import_entries(tmp_path / "a.tar.gz", target) == [
+        f"demo-{store.config_key(CONFIG)}"]
+    arrays, meta = store.load("demo", CONFIG, root=target)
+    np.testing.assert_array_equal(arrays["strength"], ARRAYS["strength"])
+    assert not store.exists("other", other, target)
+    with pytest.raises(FileExistsError, match="already holds"):
+        store.import_entries(tmp_path / "a.tar.gz", target)
+    assert store.import_entries(tmp_path / "a.tar.gz", target, overwrite=True)
+
+
+def _archive(path, files):
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("rename", "not a store entry"), ("drop_json", "incomplete"), ("config", "hashes to"),
+    ("schema", "schema"), ("pickle", "pickle|numeric"),
+])
+def test_import_refuses_unsound_archives_and_writes_nothing(tmp_path, damage, message):
+    source = tmp_path / "src"
+    save(source)
+    npz_path, json_path = store.entry_paths("demo", CONFIG, source)
+    files = {npz_path.name: npz_path.read_bytes(), json_path.name: json_path.read_bytes()}
+    meta = json.loads(json_path.read_text())
+    if damage == "rename":
+        files["../evil.npz"] = files.pop(npz_path.name)
+    elif damage == "drop_json":
+        del files[json_path.name]
+    elif damage in ("config", "schema"):
+        meta["config" if damage == "config" else "schema"] = (
+            {**meta["config"], "n_steps": 99} if damage == "config" else 99)
+        files[json_path.name] = json.dumps(meta).encode()
+    else:
+        import io
+        buffer = io.BytesIO()
+        np.savez(buffer, bad=np.array([{"a": 1}], dtype=object))
+        files[npz_path.name] = buffer.getvalue()
+    _archive(tmp_path / "bad.tar.gz", files)
+    target = tmp_path / "book"
+    with pytest.raises(ValueError, match=message):
+        store.import_entries(tmp_path / "bad.tar.gz", target)
+    assert not target.exists() or not any(target.iterdir())

@@ -245,6 +245,8 @@ def test_readout_lr_cap_matches_direct_hessian():
 def test_named_configs_and_registry():
     from emergence import experiments
     assert {"transformer_time", "transformer_paper"} <= set(experiments.names())
+    assert "transformer_time" in experiments.names(stored_only=True)
+    assert "transformer_paper" not in experiments.names(stored_only=True)  # days of GPU time
     quick = experiments.config("transformer_time", "quick")
     assert quick.profile == "quick" and quick.zero_readout and quick.n_seeds >= 5
     paper = experiments.config("transformer_paper", "paper")

@@ -45,6 +45,7 @@ from .train import (
 )
 
 _REGISTRY: dict[str, Callable[[str], object]] = {}
+_REFERENCE_ONLY: set[str] = set()
 _PLUGINS = ("emergence.transformer",)
 
 
@@ -354,19 +355,32 @@ def make_calib_params(profile: str) -> ParamsExperiment:
 
 # --- registry and run_or_load ------------------------------------------------------------------
 
-def register(name: str, make: Callable[[str], object]) -> None:
-    """Add (or replace) experiment ``name``; ``make(profile)`` returns its config object."""
+def register(name: str, make: Callable[[str], object], stored: bool = True) -> None:
+    """Add (or replace) experiment ``name``; ``make(profile)`` returns its config object.
+
+    ``stored=False`` marks a reference configuration (the paper's days-long transformer run):
+    registered so that anyone can run it by name, but not run by ``make results`` and not
+    required in the results store.
+    """
     if not isinstance(name, str) or not name or any(c in name for c in "/\\ "):
         raise ValueError(f"name must be a non-empty string without slashes or spaces, got {name!r}")
     if not callable(make):
         raise ValueError(f"make must be callable as make(profile), got {make!r}")
     _REGISTRY[name] = make
+    if stored:
+        _REFERENCE_ONLY.discard(name)
+    else:
+        _REFERENCE_ONLY.add(name)
 
 
-def names() -> list[str]:
-    """Every registered experiment, including those of optional modules (the transformer)."""
+def names(stored_only: bool = False) -> list[str]:
+    """Every registered experiment, including those of optional modules (the transformer).
+
+    ``stored_only`` leaves out the reference configurations (see :func:`register`): what
+    ``make results`` runs and the results store must hold.
+    """
     _load_plugins()
-    return sorted(_REGISTRY)
+    return sorted(n for n in _REGISTRY if not (stored_only and n in _REFERENCE_ONLY))
 
 
 def config(name: str, profile: str | None = None):

@@ -1,12 +1,18 @@
 """Fill the results store with paper-scale runs: ``python -m emergence.results`` (make results).
 
-Runs every registered experiment (or those named with ``--only``) in the paper profile and
-writes each to ``book/results/``. It refuses to run without CUDA unless ``--allow-cpu`` is given.
-Entries already in the store are skipped (``--overwrite`` reruns them). Experiments that accept
-a ``checkpoint`` argument save their state under ``checkpoints/`` about once a minute, so a run
-cut short (a time-limited GPU session) resumes where it stopped when the command is run again.
+Runs every experiment the store must hold (``experiments.names(stored_only=True)``; the
+paper's days-long transformer configuration only when named with ``--only``), or those named
+with ``--only``, in the paper profile, and writes each to ``book/results/``. It refuses to run
+without CUDA unless ``--allow-cpu`` is given. Entries already in the store are skipped
+(``--overwrite`` reruns them). Experiments that accept a ``checkpoint`` argument save their
+state under ``checkpoints/`` about once a minute, so a run cut short (a time-limited GPU
+session) resumes where it stopped when the command is run again.
 ``--stop-after SECONDS`` pauses cleanly (checkpoint saved, exit status 3) before a session's
 time limit; run the same command again to continue.
+
+On a remote GPU (a lent machine, Colab), ``--archive FILE`` packs the chosen experiments' store
+entries into one ``.tar.gz`` at the end (also after a pause), and on the machine that keeps the
+book ``--import FILE`` checks and adds them to the store; then commit the new files.
 """
 
 from __future__ import annotations
@@ -36,6 +42,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="folder for resumable checkpoints (default: checkpoints/)")
     parser.add_argument("--stop-after", type=float, default=None, metavar="SECONDS",
                         help="pause (checkpoint, exit status 3) after this much wall time")
+    parser.add_argument("--archive", type=Path, default=None, metavar="FILE",
+                        help="at the end, pack the chosen experiments' entries into FILE")
+    parser.add_argument("--import", dest="import_from", type=Path, default=None, metavar="FILE",
+                        help="add the entries of an archive to the store, then stop")
     return parser.parse_args(argv)
 
 
@@ -69,8 +79,12 @@ def run_one(name: str, device: torch.device, args: argparse.Namespace,
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.import_from is not None:
+        added = store.import_entries(args.import_from, args.root, overwrite=args.overwrite)
+        print(f"imported {len(added)} entr{'y' if len(added) == 1 else 'ies'}: {added}")
+        return 0
     known = experiments.names()
-    chosen = args.only or known
+    chosen = args.only or experiments.names(stored_only=True)
     unknown = sorted(set(chosen) - set(known))
     if unknown:
         print(f"unknown experiment(s) {unknown}; known: {known}", file=sys.stderr)
@@ -79,6 +93,16 @@ def main(argv=None) -> int:
         print("no CUDA device: paper-scale runs need a GPU (pass --allow-cpu to force)",
               file=sys.stderr)
         return 2
+    status = run_all(chosen, args)
+    if args.archive is not None:
+        packed = store.export_entries(args.archive, chosen, args.root)
+        print(f"packed {len(packed)} entr{'y' if len(packed) == 1 else 'ies'} into "
+              f"{args.archive}", flush=True)
+    return status
+
+
+def run_all(chosen: list[str], args: argparse.Namespace) -> int:
+    """Run the chosen experiments in turn; 0 when all are stored, 3 when paused for time."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     deadline = None if args.stop_after is None else time.monotonic() + args.stop_after
     total = 0.0

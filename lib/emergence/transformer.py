@@ -648,7 +648,7 @@ def _register() -> None:
     except ImportError:  # the package without the experiment engine still trains transformers
         return
     experiments.register("transformer_time", time_config)
-    experiments.register("transformer_paper", paper_config)
+    experiments.register("transformer_paper", paper_config, stored=False)
 
 
 _register()
