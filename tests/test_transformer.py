@@ -167,6 +167,33 @@ def test_run_shapes_and_determinism():
     assert not np.array_equal(first["strength"], other["strength"])
 
 
+def test_paused_run_resumes_bit_for_bit(tmp_path):
+    import time
+
+    from emergence.train import TrainingPaused
+
+    cfg = TransformerConfig(**{**TINY, "optimizer": "adam", "warmup_steps": 50, "n_steps": 250,
+                               "record_every": 25})
+    whole = cfg.run("cpu")
+    checkpoint = tmp_path / "ck.pt"
+    with pytest.raises(TrainingPaused, match="step 100 of 250"):
+        cfg.run("cpu", checkpoint=checkpoint, deadline=time.monotonic() - 1)
+    with pytest.raises(ValueError, match="another configuration"):
+        cfg.replace(lr=0.02).run("cpu", checkpoint=checkpoint)
+    resumed = cfg.run("cpu", checkpoint=checkpoint)
+    for key in ("steps", "strength", "loss", "train_loss"):
+        np.testing.assert_array_equal(whole[key], resumed[key])
+
+
+def test_divergence_names_the_experiment_and_seed():
+    from emergence.train import TrainingDiverged
+
+    cfg = TransformerConfig(**{**TINY, "lr": 50.0, "momentum": 0.9, "n_steps": 200,
+                               "record_every": 100, "name": "blowup"})
+    with pytest.raises(TrainingDiverged, match="'blowup': seed [01] diverged"):
+        cfg.run("cpu")
+
+
 def test_adam_warmup_and_record_steps():
     cfg = TransformerConfig(**{**TINY, "optimizer": "adam", "warmup_steps": 3, "n_steps": 7})
     assert cfg.record_steps().tolist() == [0, 3, 6, 7]

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,6 +36,7 @@ from torch import nn
 from . import _validate
 from .profiles import check_profile
 from .tasks import SparseParityTask
+from .train import TrainingDiverged, TrainingPaused
 
 READOUTS = ("flatten", "mean", "last")
 PARAMETRISATIONS = ("standard", "mup")
@@ -397,54 +400,34 @@ class TransformerConfig:
         steps = np.arange(0, self.n_steps + 1, self.record_every)
         return steps if steps[-1] == self.n_steps else np.append(steps, self.n_steps)
 
-    def run(self, device: torch.device | str = "cpu", progress: bool = False) -> dict:
+    def run(self, device: torch.device | str = "cpu", progress: bool = False,
+            checkpoint: str | Path | None = None, deadline: float | None = None) -> dict:
         """Train the ensemble; return ``steps``, ``strength`` (R_k/S) and ``loss`` (½ MSE).
 
         ``strength`` and ``loss`` have shape ``(n_rec, n_seeds, n_skills)``; ``train_loss``
         ``(n_rec, n_seeds)`` is the mean training MSE (no ½) of the batches since the last
-        record, and ``wall_s`` the training time in seconds.
+        record, and ``wall_s`` the training time in seconds (summed over resumed pieces).
+        A seed whose training loss turns non-finite or exceeds ``10^4 S²`` stops the run with
+        :class:`~emergence.train.TrainingDiverged`. With ``checkpoint`` (a path) the state is
+        saved there about once a minute and a later run resumes from it; with a ``deadline``
+        (``time.monotonic()``) too, a run still going then saves and raises
+        :class:`~emergence.train.TrainingPaused`, as the MLP experiments do.
         """
-        return self._train(torch.device(device), progress)
-
-    def _train(self, device: torch.device, progress: bool) -> dict:
-        model, tasks = self.build(device)
-        optimiser = self.optimiser(model)
-        warm = max(int(self.warmup_steps), 1)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / warm))
-        data_gen = torch.Generator(device).manual_seed(self.seed + 1)
-        eval_gen = torch.Generator(device).manual_seed(self.seed + 2)
-        eval_tokens, eval_targets = tasks.evaluation_sets(self.n_eval, eval_gen)
-        step_fn = self._step_function(model, device)
-        record = set(self.record_steps().tolist())
-        strengths, losses, train_losses, running = [], [], [], []
-        start = time.perf_counter()
-        for step in range(self.n_steps + 1):
-            if step in record:
-                strength, loss = self._measure(model, eval_tokens, eval_targets, device)
-                strengths.append(strength)
-                losses.append(loss)
-                train_losses.append(torch.stack(running).mean(0) if running
-                                    else torch.full((self.n_seeds,), float("nan"), device=device))
-                running = []
-                if progress:
-                    print(f"step {step:>8d}  R/S = {np.round(strength.cpu().numpy().mean(0), 3)}")
-            if step == self.n_steps:
-                break
-            tokens, targets = tasks.sample(self.batch_size, data_gen)
-            optimiser.zero_grad(set_to_none=True)
-            per_member = step_fn(tokens, targets)
-            per_member.sum().backward()
-            optimiser.step()
-            schedule.step()
-            running.append(per_member.detach())
-        wall = time.perf_counter() - start
-        return {
-            "steps": self.record_steps(),
-            "strength": torch.stack(strengths).cpu().numpy(),
-            "loss": torch.stack(losses).cpu().numpy(),
-            "train_loss": torch.stack(train_losses).float().cpu().numpy(),
-            "wall_s": np.asarray(wall),
-        }
+        run = _Run(self, torch.device(device))
+        if checkpoint is not None and Path(checkpoint).exists():
+            run.load(checkpoint)
+        last_save = time.monotonic()
+        while run.advance(progress):
+            if run.step % _CHECK_EVERY or checkpoint is None:
+                continue
+            if deadline is not None and time.monotonic() > deadline:
+                run.save(checkpoint)
+                raise TrainingPaused(f"experiment {self.name!r} paused at step {run.step} of "
+                                     f"{self.n_steps}; run again to resume from {checkpoint}")
+            if time.monotonic() - last_save > _CHECKPOINT_SECONDS:
+                run.save(checkpoint)
+                last_save = time.monotonic()
+        return run.results()
 
     def _autocast(self, device: torch.device):
         enabled = self.precision == "bfloat16"
@@ -471,6 +454,107 @@ class TransformerConfig:
             strength.append((out * target).mean(1) / self.scale**2)
             loss.append(0.5 * ((target - out) ** 2).mean(1))
         return torch.stack(strength, 1), torch.stack(loss, 1)
+
+
+_CHECK_EVERY = 100           # steps between divergence checks (and checkpoint chances)
+_CHECKPOINT_SECONDS = 60.0
+
+
+class _Run:
+    """The state of one transformer training run: model, optimiser, data stream and records."""
+
+    def __init__(self, cfg: TransformerConfig, device: torch.device):
+        self.cfg, self.device = cfg, device
+        self.model, self.tasks = cfg.build(device)
+        self.optimiser = cfg.optimiser(self.model)
+        warm = max(int(cfg.warmup_steps), 1)
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimiser,
+                                                          lambda s: min(1.0, (s + 1) / warm))
+        self.data_gen = torch.Generator(device).manual_seed(cfg.seed + 1)
+        eval_gen = torch.Generator(device).manual_seed(cfg.seed + 2)
+        self.eval_tokens, self.eval_targets = self.tasks.evaluation_sets(cfg.n_eval, eval_gen)
+        self.step_fn = cfg._step_function(self.model, device)
+        self.record = set(cfg.record_steps().tolist())
+        self.records = {"strength": [], "loss": [], "train_loss": []}
+        self.running: list[torch.Tensor] = []
+        self.step, self.wall_before = 0, 0.0
+        self.started = time.perf_counter()
+
+    def advance(self, progress: bool) -> bool:
+        """Record if due, then take one step; False once the last step is recorded."""
+        if self.step in self.record:
+            self._record(progress)
+        if self.step == self.cfg.n_steps:
+            return False
+        tokens, targets = self.tasks.sample(self.cfg.batch_size, self.data_gen)
+        self.optimiser.zero_grad(set_to_none=True)
+        per_member = self.step_fn(tokens, targets)
+        per_member.sum().backward()
+        self.optimiser.step()
+        self.schedule.step()
+        self.running.append(per_member.detach())
+        self.step += 1
+        if self.step % _CHECK_EVERY == 0:
+            self._check(per_member.detach())
+        return True
+
+    def _record(self, progress: bool) -> None:
+        strength, loss = self.cfg._measure(self.model, self.eval_tokens, self.eval_targets,
+                                           self.device)
+        self.records["strength"].append(strength)
+        self.records["loss"].append(loss)
+        self.records["train_loss"].append(
+            torch.stack(self.running).mean(0) if self.running
+            else torch.full((self.cfg.n_seeds,), float("nan"), device=self.device))
+        self.running = []
+        if progress:
+            print(f"step {self.step:>8d}  R/S = {np.round(strength.cpu().numpy().mean(0), 3)}")
+
+    def _check(self, per_member: torch.Tensor) -> None:
+        bad = ~(per_member < 1e4 * self.cfg.scale**2)           # NaN fails the comparison too
+        if bool(bad.any()):
+            seed = int(torch.nonzero(bad)[0, 0])
+            raise TrainingDiverged(
+                f"experiment {self.cfg.name!r}: seed {seed} diverged (training loss "
+                f"{float(per_member[seed]):.3g}) by step {self.step}; lower the learning rate")
+
+    def results(self) -> dict:
+        wall = self.wall_before + time.perf_counter() - self.started
+        return {"steps": self.cfg.record_steps(),
+                **{key: torch.stack(value).float().cpu().numpy()
+                   for key, value in self.records.items()},
+                "wall_s": np.asarray(wall)}
+
+    def _key(self) -> str:
+        from . import store
+        return store.config_key(self.cfg.to_dict())
+
+    def save(self, path: str | Path) -> None:
+        """Write the whole state (atomically) so that :meth:`load` continues bit for bit."""
+        state = {"key": self._key(), "step": self.step, "records": self.records,
+                 "running": self.running, "model": self.model.state_dict(),
+                 "optimiser": self.optimiser.state_dict(), "schedule": self.schedule.state_dict(),
+                 "data_gen": self.data_gen.get_state(),
+                 "wall_s": self.wall_before + time.perf_counter() - self.started}
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+
+    def load(self, path: str | Path) -> None:
+        """Continue from a checkpoint of this very configuration (refuses any other)."""
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        if state["key"] != self._key():
+            raise ValueError(f"checkpoint {path} belongs to another configuration "
+                             f"(key {state['key']!r}, expected {self._key()!r}); delete it to "
+                             f"start over")
+        self.model.load_state_dict(state["model"])
+        self.optimiser.load_state_dict(state["optimiser"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.data_gen.set_state(state["data_gen"].cpu())
+        self.records, self.running = state["records"], state["running"]
+        self.step, self.wall_before = int(state["step"]), float(state["wall_s"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -615,7 +699,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
     """
     import argparse
     import json
-    from pathlib import Path
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--only", nargs="*", default=None)
