@@ -88,3 +88,19 @@ def test_power_law_fit_recovers_slope():
 def test_bad_inputs_name_the_problem(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_strength_standard_error_matches_the_spread_of_repeated_measurements():
+    rng = np.random.default_rng(0)
+    scale, n, repeats = 5.0, 400, 4000
+    g = rng.choice([-1.0, 1.0], size=(repeats, n))
+    f = scale * (0.3 * g + 0.8 * rng.standard_normal((repeats, n)))   # R/S = 0.3, noisy outputs
+    strength = (f * g).mean(1) / scale
+    loss = 0.5 * ((scale * g - f) ** 2).mean(1) / scale**2
+    predicted = fits.strength_standard_error(strength, loss, n)
+    assert abs(predicted.mean() / strength.std() - 1) < 0.05
+    assert abs(predicted.mean() - 0.8 / np.sqrt(n)) < 0.002
+    with pytest.raises(ValueError, match="n_eval"):
+        fits.strength_standard_error(strength, loss, 0)
+    with pytest.raises(ValueError, match="loss"):
+        fits.strength_standard_error(strength, loss[:3], n)
