@@ -671,9 +671,9 @@ def research_sweep() -> dict[str, TransformerConfig]:
     All keep the paper's task (n_s = 5, n_b = 32, m = 3, alpha = 0.9, S = 1), 5 seeds, SGD with
     momentum 0.9 and weight decay 1e-5 (except the Adam control), a zero-initialised read-out,
     log-spaced records and 8,192 evaluation samples per skill (standard error of R_k/S about
-    0.011 at most, so the 0.05 threshold stands over four standard errors above the noise). The learning rates sit at about
-    0.8 of the read-out's stable step (:func:`readout_lr_cap`: about ``1/(T d)`` when
-    flattening, ``1.2/d`` for ``last``).
+    0.011 at most, so the 0.05 threshold stands over four standard errors above the noise).
+    The learning rates sit at about 0.8 of the read-out's stable step (:func:`readout_lr_cap`:
+    about ``1/(T d)`` when flattening, ``1.2/d`` for ``last``).
     """
     task = TransformerConfig(name="transformer_sweep", profile="paper", n_steps=30_000,
                              record_every=100, record_spacing="log", n_eval=8192,
