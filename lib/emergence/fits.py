@@ -26,7 +26,7 @@ from .theory import extended
 
 __all__ = [
     "Fit", "TimeFit", "fit_time", "fit_data", "fit_width", "calibrate",
-    "emergence_steps", "PowerLawFit", "fit_power_law",
+    "emergence_steps", "strength_standard_error", "PowerLawFit", "fit_power_law",
 ]
 
 _N_BOOT = 200
