@@ -424,7 +424,7 @@ class TransformerConfig:
             run.load(checkpoint)
         last_save = time.monotonic()
         while run.advance(progress):
-            if run.step % _CHECK_EVERY or checkpoint is None:
+            if run.step % _CHECK_EVERY or checkpoint is None or run.step == self.n_steps:
                 continue
             if deadline is not None and time.monotonic() > deadline:
                 run.save(checkpoint)
