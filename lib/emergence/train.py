@@ -441,23 +441,34 @@ class _Loop:
                  "strength": self.strength, "loss": self.loss,
                  "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "data": self.data.state_dict()}
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        save_checkpoint(path, state)
 
     def load(self, path, key: str) -> None:
-        state = torch.load(path, map_location=self.bad.device, weights_only=True)
-        if state["key"] != key:
-            raise ValueError(f"checkpoint {path} belongs to another configuration "
-                             f"(key {state['key']!r}, expected {key!r}); delete it to start over")
+        state = load_checkpoint(path, key, self.bad.device)
         self.step, self.n_recorded = int(state["step"]), int(state["n_recorded"])
         self.strength.copy_(state["strength"])
         self.loss.copy_(state["loss"])
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.data.load_state_dict(state["data"])
+
+
+def save_checkpoint(path: str | Path, state: dict) -> None:
+    """Write a training state (tensors, numbers, lists, dicts) atomically to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path, key: str, device) -> dict:
+    """Read a state written by :func:`save_checkpoint` (no pickle); refuse another config's."""
+    state = torch.load(path, map_location=device, weights_only=True)
+    if state["key"] != key:
+        raise ValueError(f"checkpoint {path} belongs to another configuration "
+                         f"(key {state['key']!r}, expected {key!r}); delete it to start over")
+    return state
 
 
 def _progress_bar(total: int, initial: int, name: str):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _validate
+from . import _validate, store
 from .profiles import check_profile
 from .tasks import SparseParityTask
-from .train import TrainingDiverged, TrainingPaused
+from .train import TrainingDiverged, TrainingPaused, load_checkpoint, save_checkpoint
 
 READOUTS = ("flatten", "mean", "last")
 PARAMETRISATIONS = ("standard", "mup")
@@ -459,6 +458,7 @@ class _Run:
         self.records = {"strength": [], "loss": [], "train_loss": []}
         self.running: list[torch.Tensor] = []
         self.step, self.wall_before = 0, 0.0
+        self.key = store.config_key(cfg.to_dict())
         self.started = time.perf_counter()
 
     def advance(self, progress: bool) -> bool:
@@ -537,30 +537,18 @@ class _Run:
                    for key, value in self.records.items()},
                 "wall_s": np.asarray(wall)}
 
-    def _key(self) -> str:
-        from . import store
-        return store.config_key(self.cfg.to_dict())
-
     def save(self, path: str | Path) -> None:
         """Write the whole state (atomically) so that :meth:`load` continues bit for bit."""
-        state = {"key": self._key(), "step": self.step, "records": self.records,
-                 "running": self.running, "model": self.model.state_dict(),
-                 "optimiser": self.optimiser.state_dict(), "schedule": self.schedule.state_dict(),
-                 "data_gen": self.data_gen.get_state(),
-                 "wall_s": self.wall_before + time.perf_counter() - self.started}
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        save_checkpoint(path, {
+            "key": self.key, "step": self.step, "records": self.records,
+            "running": self.running, "model": self.model.state_dict(),
+            "optimiser": self.optimiser.state_dict(), "schedule": self.schedule.state_dict(),
+            "data_gen": self.data_gen.get_state(),
+            "wall_s": self.wall_before + time.perf_counter() - self.started})
 
     def load(self, path: str | Path) -> None:
         """Continue from a checkpoint of this very configuration (refuses any other)."""
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        if state["key"] != self._key():
-            raise ValueError(f"checkpoint {path} belongs to another configuration "
-                             f"(key {state['key']!r}, expected {self._key()!r}); delete it to "
-                             f"start over")
+        state = load_checkpoint(path, self.key, self.device)
         self.model.load_state_dict(state["model"])
         self.optimiser.load_state_dict(state["optimiser"])
         self.schedule.load_state_dict(state["schedule"])
