@@ -178,17 +178,15 @@ def test_run_or_load_paper_computes_stores_then_loads(registered, tmp_path):
     assert second.provenance["config"] == store.normalise(tiny("paper").to_dict())
 
 
-def test_results_cli_refuses_cpu_then_stores_and_skips(registered, tmp_path, capsys):
+def test_results_cli_stores_then_skips(registered, tmp_path, capsys):
     args = ["--only", registered, "--root", str(tmp_path), "--checkpoints", str(tmp_path / "ck")]
-    if not torch.cuda.is_available():
-        assert results.main(args) == 2
-    assert results.main(args + ["--allow-cpu"]) == 0
+    assert results.main(args) == 0
     assert store.exists(registered, tiny("paper").to_dict(), tmp_path)
     assert not any((tmp_path / "ck").glob("*")) if (tmp_path / "ck").exists() else True
-    assert results.main(args + ["--allow-cpu"]) == 0
+    assert results.main(args) == 0
     out = capsys.readouterr().out
     assert "already stored" in out and "s on cpu" in out
-    assert results.main(["--only", "nope", "--allow-cpu"]) == 2
+    assert results.main(["--only", "nope"]) == 2
 
 
 def test_results_cli_pauses_at_its_deadline_and_resumes(registered, tmp_path, capsys):
@@ -199,7 +197,7 @@ def test_results_cli_pauses_at_its_deadline_and_resumes(registered, tmp_path, ca
     assert results.run_one(registered, torch.device("cpu"), args) > 0
     assert not list((tmp_path / "ck").glob("*.pt"))
     assert store.exists(registered, tiny("paper").to_dict(), tmp_path)
-    cli = ["--only", registered, "--root", str(tmp_path), "--allow-cpu", "--overwrite",
+    cli = ["--only", registered, "--root", str(tmp_path), "--overwrite",
            "--checkpoints", str(tmp_path / "ck"), "--stop-after", "0"]
     assert results.main(cli) == 3
 
@@ -207,7 +205,7 @@ def test_results_cli_pauses_at_its_deadline_and_resumes(registered, tmp_path, ca
 def test_results_cli_packs_an_archive_that_another_store_imports(registered, tmp_path, capsys):
     gpu, book = tmp_path / "gpu", tmp_path / "book"
     archive = tmp_path / "out" / "store.tar.gz"
-    assert results.main(["--only", registered, "--root", str(gpu), "--allow-cpu",
+    assert results.main(["--only", registered, "--root", str(gpu),
                          "--checkpoints", str(tmp_path / "ck"), "--archive", str(archive)]) == 0
     assert results.main(["--import", str(archive), "--root", str(book)]) == 0
     assert "imported 1 entry" in capsys.readouterr().out

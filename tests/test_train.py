@@ -15,6 +15,7 @@ from emergence.train import (
     OnlineStream,
     SkillEvaluator,
     SkillSampler,
+    TorchEnsemble,
     TrainingDiverged,
     TrainingPaused,
     constant_lr,
@@ -135,8 +136,8 @@ def tiny_run(lr=(0.05, 0.05, 0.05), n_steps=60, **kwargs):
     data = OnlineStream(smp, 32, seed=1)
     opt = MemberOptimizer(model.parameters(), "sgd")
     rates = np.asarray(lr)
-    return train(model, opt, data, lambda step: rates, SkillEvaluator(smp, 32, seed=2),
-                 n_steps, [0, n_steps // 2, n_steps], name="tiny", loss_limit=1e4, **kwargs)
+    engine = TorchEnsemble(model, opt, data, SkillEvaluator(smp, 32, seed=2))
+    return train(engine, lambda step: rates, n_steps, [0, n_steps // 2, n_steps], name="tiny", loss_limit=1e4, **kwargs)
 
 
 def test_training_is_deterministic_and_shapes_are_right():
@@ -154,8 +155,9 @@ def test_bad_record_steps_raise():
     with pytest.raises(ValueError, match="record_steps"):
         smp = sampler()
         model = MLPEnsemble(3, smp.input_dim, 4, 0.1)
-        train(model, MemberOptimizer(model.parameters(), "sgd"), OnlineStream(smp, 4, 0),
-              constant_lr(0.1, 3), None, 10, [0, 20], name="x", loss_limit=1.0)
+        engine = TorchEnsemble(model, MemberOptimizer(model.parameters(), "sgd"),
+                               OnlineStream(smp, 4, 0), None)
+        train(engine, constant_lr(0.1, 3), 10, [0, 20], name="x", loss_limit=1.0)
 
 
 def test_resume_from_checkpoint_gives_the_uninterrupted_run(tmp_path):

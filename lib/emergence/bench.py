@@ -30,7 +30,7 @@ from .experiments import MLPExperiment, default_device
 from .models import single_mlp
 from .store import describe_device
 from .theory.dynamics import skill_probs
-from .train import member_subsets, train_step
+from .train import member_subsets
 
 
 def _sync(device: torch.device) -> None:
@@ -39,20 +39,20 @@ def _sync(device: torch.device) -> None:
 
 
 def time_ensemble(cfg: MLPExperiment, device: torch.device, n_steps: int, warmup: int,
-                  n_seeds: int | None = None) -> dict:
+                  n_seeds: int | None = None, engine: str | None = None) -> dict:
     """Model-steps and samples per second of the batched ensemble's training step."""
-    parts = cfg.parts(device, n_seeds)
-    lr = torch.as_tensor(parts.lr_schedule(0), dtype=torch.float32, device=device)
+    parts = cfg.parts(device, n_seeds, engine=engine)
     for step in range(warmup):
-        train_step(parts.model, parts.optimizer, parts.data, lr, step)
+        parts.engine.step(step, parts.lr_schedule(step))
     _sync(device)
     start = time.perf_counter()
     for step in range(warmup, warmup + n_steps):
-        train_step(parts.model, parts.optimizer, parts.data, lr, step)
+        parts.engine.step(step, parts.lr_schedule(step))
     _sync(device)
     elapsed = time.perf_counter() - start
-    members = parts.model.n_members
-    samples = float(np.sum(parts.data.batch_sizes()))
+    members = parts.engine.n_members
+    samples = float(np.sum(parts.data.size if hasattr(parts.data, "size")
+                           else parts.data.batch_sizes()))
     return {"members": members, "model_steps_per_s": members * n_steps / elapsed,
             "samples_per_s": samples * n_steps / elapsed}
 

@@ -20,6 +20,7 @@ the same code as the paper sizes, with the differences listed in each factory's 
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -38,7 +39,9 @@ from .train import (
     OnlineStream,
     SkillEvaluator,
     SkillSampler,
+    TorchEnsemble,
     constant_lr,
+    evaluation_bits,
     halving_lr,
     member_subsets,
     train,
@@ -49,14 +52,27 @@ _REFERENCE_ONLY: set[str] = set()
 _PLUGINS = ("emergence.transformer",)
 
 
+ENGINES = ("torch", "rowsum")
+
+
 class Parts(NamedTuple):
     """Everything a training run of an MLP experiment is made of."""
 
-    model: MLPEnsemble
-    optimizer: MemberOptimizer
+    engine: object
     data: object
     lr_schedule: Callable
     sampler: SkillSampler
+
+
+def default_engine(device, n_bits: int = 32) -> str:
+    """``EMERGENCE_ENGINE`` if set, else the CPU engine (``"rowsum"``) on the CPU when the task
+    has at most 32 skill bits (its kernels' limit), else torch."""
+    chosen = os.environ.get("EMERGENCE_ENGINE")
+    if chosen:
+        if chosen not in ENGINES:
+            raise ValueError(f"EMERGENCE_ENGINE must be one of {ENGINES}, got {chosen!r}")
+        return chosen
+    return "rowsum" if torch.device(device).type == "cpu" and n_bits <= 32 else "torch"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,11 +110,19 @@ class MLPExperiment:
     def member_widths(self) -> list[int]:
         raise NotImplementedError
 
-    def make_data(self, sampler: SkillSampler, n_seeds: int):
+    def data_spec(self, n_seeds: int) -> tuple:
+        """``("online", batch_size, seed)`` or ``("fixed", n_data per member, batch, seed)``."""
         raise NotImplementedError
 
-    def parts(self, device, n_seeds: int | None = None) -> Parts:
-        """Build model, optimizer, data and schedule; ``n_seeds`` overrides the seed count."""
+    def parts(self, device, n_seeds: int | None = None, engine: str | None = None) -> Parts:
+        """Build the engine (``"torch"`` or ``"rowsum"``, default :func:`default_engine`), its
+        data and schedule; ``n_seeds`` overrides the seed count."""
+        device = torch.device(device)
+        engine = default_engine(device, self.n_bits) if engine is None else engine
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+        if engine == "rowsum" and device.type != "cpu":
+            raise ValueError(f"engine 'rowsum' runs on the CPU only, got device {device}")
         n_seeds = self.n_seeds if n_seeds is None else n_seeds
         widths = [w for w in self.member_widths() for _ in range(n_seeds)]
         members = len(widths)
@@ -108,9 +132,21 @@ class MLPExperiment:
         generator = torch.Generator(device=device).manual_seed(self.seed)
         model = MLPEnsemble(members, sampler.input_dim, max(widths), self.init_std,
                             widths if len(set(widths)) > 1 else None, generator, device)
-        optimizer = MemberOptimizer(model.parameters(), self.optimizer, self.weight_decay)
-        data = self.make_data(sampler, n_seeds)
-        return Parts(model, optimizer, data, self.lr_schedule(data, members), sampler)
+        spec = self.data_spec(n_seeds)
+        eval_seed = self.seed + 2
+        if engine == "rowsum":
+            from .cpu_ensemble import RowSumEnsemble
+
+            built = RowSumEnsemble(model, sampler, self.optimizer, self.weight_decay, spec,
+                                   evaluation_bits(sampler, self.n_eval, eval_seed))
+            data = built.data
+        else:
+            optimizer = MemberOptimizer(model.parameters(), self.optimizer, self.weight_decay)
+            data = OnlineStream(sampler, spec[1], spec[2]) if spec[0] == "online" else \
+                FixedDataset(sampler, spec[1], spec[2], spec[3])
+            built = TorchEnsemble(model, optimizer, data,
+                                  SkillEvaluator(sampler, self.n_eval, seed=eval_seed))
+        return Parts(built, data, self.lr_schedule(data, members), sampler)
 
     def lr_schedule(self, data, n_members: int):
         return constant_lr(self.lr, n_members)
@@ -119,20 +155,20 @@ class MLPExperiment:
         raise NotImplementedError
 
     def run(self, device=None, progress: bool | None = False, checkpoint=None,
-            deadline: float | None = None) -> dict:
+            deadline: float | None = None, engine: str | None = None) -> dict:
         """Train the whole ensemble and return this experiment's arrays (see ENGINE contract).
 
+        ``engine``: ``"rowsum"`` (the CPU engine, default on the CPU) or ``"torch"``.
         ``checkpoint`` (a path) makes the run resumable; ``deadline`` (``time.monotonic()``)
         pauses it there with :class:`emergence.train.TrainingPaused`.
         """
         device = torch.device(device if device is not None else default_device())
-        parts = self.parts(device)
-        evaluator = SkillEvaluator(parts.sampler, self.n_eval, seed=self.seed + 2)
-        records = train(parts.model, parts.optimizer, parts.data, parts.lr_schedule, evaluator,
-                        self.n_steps, self.record_steps(), name=self.name,
-                        loss_limit=1e4 * self.scale**2, progress=progress,
-                        checkpoint=checkpoint, checkpoint_key=store.config_key(self.to_dict()),
-                        deadline=deadline)
+        parts = self.parts(device, engine=engine)
+        engine = type(parts.engine).__name__
+        key = store.config_key({**self.to_dict(), "engine": engine})
+        records = train(parts.engine, parts.lr_schedule, self.n_steps, self.record_steps(),
+                        name=self.name, loss_limit=1e4 * self.scale**2, progress=progress,
+                        checkpoint=checkpoint, checkpoint_key=key, deadline=deadline)
         return self.arrange(records, parts)
 
     def arrange(self, records: dict, parts: Parts) -> dict:
@@ -153,8 +189,8 @@ class TimeExperiment(MLPExperiment):
     def member_widths(self) -> list[int]:
         return [self.width]
 
-    def make_data(self, sampler, n_seeds):
-        return OnlineStream(sampler, self.batch_size, seed=self.seed + 1)
+    def data_spec(self, n_seeds):
+        return ("online", self.batch_size, self.seed + 1)
 
     def record_steps(self) -> np.ndarray:
         return np.arange(0, self.n_steps + 1, self.record_every)
@@ -202,15 +238,17 @@ class DataExperiment(_FinalStateExperiment):
     def member_widths(self) -> list[int]:
         return [self.width] * len(self.n_data)
 
-    def make_data(self, sampler, n_seeds):
+    def data_spec(self, n_seeds):
         sizes = [d for d in self.n_data for _ in range(n_seeds)]
-        return FixedDataset(sampler, sizes, self.batch_size, seed=self.seed + 1)
+        return ("fixed", sizes, self.batch_size, self.seed + 1)
 
     def lr_schedule(self, data, n_members):
         return halving_lr(self.lr, data.steps_per_epoch, self.lr_halving_epochs)
 
     def arrange(self, records, parts):
-        counts = parts.data.counts.cpu().numpy().reshape(len(self.n_data), self.n_seeds, -1)
+        counts = parts.data.counts
+        counts = counts.cpu().numpy() if isinstance(counts, torch.Tensor) else counts
+        counts = counts.reshape(len(self.n_data), self.n_seeds, -1)
         return {"n_data": np.asarray(self.n_data), "skill_counts": counts,
                 **self._final(records)}
 
@@ -228,8 +266,8 @@ class ParamsExperiment(_FinalStateExperiment):
     def member_widths(self) -> list[int]:
         return list(self.widths)
 
-    def make_data(self, sampler, n_seeds):
-        return OnlineStream(sampler, self.batch_size, seed=self.seed + 1)
+    def data_spec(self, n_seeds):
+        return ("online", self.batch_size, self.seed + 1)
 
     def arrange(self, records, parts):
         return {"widths": np.asarray(self.widths), **self._final(records)}

@@ -2,11 +2,12 @@
 
 Runs every experiment the store must hold (``experiments.names(stored_only=True)``; the
 paper's days-long transformer configuration only when named with ``--only``), or those named
-with ``--only``, in the paper profile, and writes each to ``book/results/``. It refuses to run
-without CUDA unless ``--allow-cpu`` is given. Entries already in the store are skipped
-(``--overwrite`` reruns them). Experiments that accept a ``checkpoint`` argument save their
-state under ``checkpoints/`` about once a minute, so a run cut short (a time-limited GPU
-session) resumes where it stopped when the command is run again.
+with ``--only``, in the paper profile, and writes each to ``book/results/``. Without CUDA the
+MLP experiments train on the CPU engine (:mod:`emergence.cpu_ensemble`), which runs the whole
+MLP suite on two cores in hours; with CUDA they train on the GPU. Entries already in the store
+are skipped (``--overwrite`` reruns them). Experiments that accept a ``checkpoint`` argument
+save their state under ``checkpoints/`` about once a minute, so a run cut short (a killed
+process, a time-limited GPU session) resumes where it stopped when the command is run again.
 ``--stop-after SECONDS`` pauses cleanly (checkpoint saved, exit status 3) before a session's
 time limit; run the same command again to continue.
 
@@ -35,7 +36,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m emergence.results", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", metavar="NAME", help="experiments to run")
-    parser.add_argument("--allow-cpu", action="store_true", help="run even without CUDA")
     parser.add_argument("--overwrite", action="store_true", help="replace stored entries")
     parser.add_argument("--root", type=Path, default=None, help="store folder (book/results)")
     parser.add_argument("--checkpoints", type=Path, default=CHECKPOINTS,
@@ -67,11 +67,14 @@ def run_one(name: str, device: torch.device, args: argparse.Namespace,
         options["checkpoint"] = checkpoint
     if "deadline" in accepted and deadline is not None:
         options["deadline"] = deadline
+    engine = None
+    if "engine" in accepted:
+        engine = options["engine"] = experiments.default_engine(device)
     start = time.perf_counter()
     arrays = cfg.run(device, **options)
     wall = time.perf_counter() - start
-    path = store.save(name, config, arrays, store.provenance(config, device, wall), args.root,
-                      overwrite=args.overwrite)
+    meta = store.provenance(config, device, wall, engine=engine)
+    path = store.save(name, config, arrays, meta, args.root, overwrite=args.overwrite)
     checkpoint.unlink(missing_ok=True)
     print(f"{name}: {wall:.1f} s on {store.describe_device(device)} -> {path}", flush=True)
     return wall
@@ -88,10 +91,6 @@ def main(argv=None) -> int:
     unknown = sorted(set(chosen) - set(known))
     if unknown:
         print(f"unknown experiment(s) {unknown}; known: {known}", file=sys.stderr)
-        return 2
-    if not torch.cuda.is_available() and not args.allow_cpu:
-        print("no CUDA device: paper-scale runs need a GPU (pass --allow-cpu to force)",
-              file=sys.stderr)
         return 2
     status = run_all(chosen, args)
     if args.archive is not None:

@@ -106,20 +106,37 @@ def load(name: str, config: dict, root: str | Path | None = None) -> tuple[dict,
     return arrays, meta
 
 
-def provenance(config: dict, device: torch.device | str, wall_s: float) -> dict:
-    """The provenance record of a run: config, device, torch, code identity, wall time, date."""
-    return {"config": normalise(config), "device": describe_device(device),
-            "torch": torch.__version__, "git_commit": git_commit(), "code_sha256": code_digest(),
-            "wall_s": float(wall_s),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+def provenance(config: dict, device: torch.device | str, wall_s: float,
+               engine: str | None = None) -> dict:
+    """The provenance record of a run: config, device, torch, code identity, wall time, date,
+    and the training engine (``"torch"`` or the CPU engine ``"rowsum"``) when there is one."""
+    record = {"config": normalise(config), "device": describe_device(device),
+              "torch": torch.__version__, "git_commit": git_commit(),
+              "code_sha256": code_digest(), "wall_s": float(wall_s),
+              "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    if engine is not None:
+        record["engine"] = engine
+    return record
 
 
 def describe_device(device: torch.device | str) -> str:
-    """``cuda (NVIDIA H100 ...)`` or ``cpu (x86_64)``."""
+    """``cuda (NVIDIA H100 ...)`` or ``cpu (AMD EPYC, x86_64, 2 threads)``."""
     device = torch.device(device)
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"{device.type} ({platform.machine() or 'unknown'})"
+    return f"{device.type} ({_cpu_model()}, {platform.machine() or 'unknown'}, " \
+        f"{torch.get_num_threads()} threads)"
+
+
+def _cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (Linux), else ``platform.processor()``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def git_commit() -> str:

@@ -12,7 +12,9 @@ Pieces, each small and swappable:
   per-skill evaluation sets, on the device.
 - :class:`MemberOptimizer` is SGD or Adam with one learning rate per member (the data runs halve
   the rate on a per-member epoch clock); elementwise, so identical to ``torch.optim`` for one net.
-- :func:`train` runs the loop: it sums the members' mean-squared errors (no ½, as
+- :class:`TorchEnsemble` bundles those four as an *engine* (``step``, ``evaluate``, state);
+  :mod:`emergence.cpu_ensemble` offers the CPU engine with the same methods.
+- :func:`train` runs the loop over an engine: it sums the members' mean-squared errors (no ½, as
   ``torch.nn.MSELoss`` in the authors' code), so each member gets exactly its own gradient;
   records metrics into device tensors copied to the host once; stops with
   :class:`TrainingDiverged` naming the experiment and the member when a loss blows up; and can
@@ -71,6 +73,7 @@ class SkillSampler:
         self.subsets = subsets.to(self.device)
         self.n_members, self.n_skills, self.bits_per_skill = subsets.shape
         self.n_bits = n_bits
+        self.alpha = float(alpha)
         self.scale = float(scale)
         cdf = np.cumsum(skill_probs(self.n_skills, alpha))
         self.cdf = torch.as_tensor(cdf, dtype=torch.float32, device=self.device)
@@ -156,18 +159,28 @@ class FixedDataset:
         self.inputs = sampler.encode(skill, bits)
         self.targets = sampler.targets(skill, bits)
         self.n_data = n_data
-        self.steps_per_epoch = np.maximum(1, n_data // batch_size)
-        self.sizes = n_data // self.steps_per_epoch
+        self.steps_per_epoch, self.sizes = self.epochs(n_data, batch_size)
+        self.counts = self.skill_counts(skill, n_data, sampler.n_skills)   # (M, n_s)
         sizes = torch.as_tensor(n_data, device=device)
-        in_set = torch.arange(n_max, device=device)[None, :] < sizes[:, None]
-        one_hot = torch.nn.functional.one_hot(skill, sampler.n_skills) * in_set[..., None]
-        self.counts = one_hot.sum(dim=1)                                # (M, n_s)
-        self._in_set = in_set
+        self._in_set = torch.arange(n_max, device=device)[None, :] < sizes[:, None]
         self._offsets = torch.arange(int(self.sizes.max()), device=device)
         self._sizes = torch.as_tensor(self.sizes, device=device)
         self._steps_per_epoch = torch.as_tensor(self.steps_per_epoch, device=device)
         self._weights = (self._offsets[None, :] < self._sizes[:, None]) / self._sizes[:, None]
         self.order = torch.arange(n_max, device=device).repeat(sampler.n_members, 1)
+
+    @staticmethod
+    def epochs(n_data: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(steps_per_epoch, batch sizes)`` of each member: the authors' epoch rule."""
+        steps_per_epoch = np.maximum(1, n_data // batch_size)
+        return steps_per_epoch, n_data // steps_per_epoch
+
+    @staticmethod
+    def skill_counts(skill: torch.Tensor, n_data: np.ndarray, n_skills: int) -> torch.Tensor:
+        """``(M, n_s)``: how many of each member's first ``n_data`` samples have each skill."""
+        sizes = torch.as_tensor(n_data, device=skill.device)
+        in_set = torch.arange(skill.shape[1], device=skill.device)[None, :] < sizes[:, None]
+        return (torch.nn.functional.one_hot(skill, n_skills) * in_set[..., None]).sum(dim=1)
 
     def batch_sizes(self) -> np.ndarray:
         return self.sizes
@@ -199,6 +212,17 @@ class FixedDataset:
         self.order.copy_(state["order"])
 
 
+def evaluation_bits(sampler: SkillSampler, n_per_skill: int, seed: int) -> torch.Tensor:
+    """The skill bits of the evaluation set, ``(n_s * n_per_skill, n_b)`` uint8, skill-major.
+
+    One draw shared by every member and by both engines, so the torch and the CPU engine
+    measure on the same inputs.
+    """
+    generator = torch.Generator(device=sampler.device).manual_seed(int(seed))
+    return torch.randint(0, 2, (sampler.n_skills * n_per_skill, sampler.n_bits),
+                         generator=generator, device=sampler.device, dtype=torch.uint8)
+
+
 class SkillEvaluator:
     """``R_k / S`` and ``L_k`` of every member on fixed per-skill evaluation sets.
 
@@ -212,11 +236,9 @@ class SkillEvaluator:
                  chunk_elements: int = 2**25) -> None:
         _validate.positive_int("n_per_skill", n_per_skill)
         device = sampler.device
-        generator = torch.Generator(device=device).manual_seed(int(seed))
         n_s, n = sampler.n_skills, n_per_skill
         skill = torch.arange(n_s, device=device).repeat_interleave(n)
-        bits = torch.randint(0, 2, (n_s * n, sampler.n_bits), generator=generator,
-                             device=device, dtype=torch.uint8)
+        bits = evaluation_bits(sampler, n_per_skill, seed)
         self.inputs = sampler.encode(skill, bits)                      # (n_s * n, d), shared
         signs = []
         for k in range(n_s):
@@ -334,17 +356,52 @@ def train_step(model: MLPEnsemble, optimizer: MemberOptimizer, data, lr: torch.T
     return member_loss.detach()
 
 
-def train(model: MLPEnsemble, optimizer: MemberOptimizer, data, lr_schedule, evaluator,
-          n_steps: int, record_steps: Sequence[int], *, name: str, loss_limit: float,
-          progress: bool | None = False, checkpoint: str | Path | None = None,
-          checkpoint_key: str = "", checkpoint_seconds: float = 60.0,
-          check_every: int = 100, deadline: float | None = None) -> dict[str, np.ndarray]:
-    """Train every member for ``n_steps`` and evaluate at ``record_steps`` (0..n_steps).
+class TorchEnsemble:
+    """The torch path as an engine: model, optimiser, data and evaluator behind four methods.
 
+    An engine is what :func:`train` drives: ``step(step, lr)`` updates every member at the
+    ``(M,)`` learning rates and returns the members' training losses (a tensor or an array),
+    ``evaluate()`` returns ``(strength, loss)`` of shape ``(M, n_s)``, and ``state_dict`` /
+    ``load_state_dict`` carry everything a resumed run needs. The CPU engine,
+    :class:`emergence.cpu_ensemble.RowSumEnsemble`, offers the same four.
+    """
+
+    def __init__(self, model: MLPEnsemble, optimizer: MemberOptimizer, data, evaluator) -> None:
+        self.model, self.optimizer, self.data, self.evaluator = model, optimizer, data, evaluator
+        self.n_members, self.n_skills = model.n_members, data.sampler.n_skills
+        self._lr_host, self._lr = None, None
+
+    def step(self, step: int, lr: np.ndarray) -> torch.Tensor:
+        if self._lr_host is None or not np.array_equal(lr, self._lr_host):
+            self._lr_host = np.array(lr, copy=True)
+            self._lr = torch.as_tensor(lr, dtype=torch.float32, device=self.model.w1.device)
+        return train_step(self.model, self.optimizer, self.data, self._lr, step)
+
+    def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.evaluator(self.model)
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "data": self.data.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.data.load_state_dict(state["data"])
+
+
+def train(engine, lr_schedule, n_steps: int, record_steps: Sequence[int], *, name: str,
+          loss_limit: float, progress: bool | None = False,
+          checkpoint: str | Path | None = None, checkpoint_key: str = "",
+          checkpoint_seconds: float = 60.0, check_every: int = 100,
+          deadline: float | None = None) -> dict[str, np.ndarray]:
+    """Train every member of ``engine`` for ``n_steps``, evaluating at ``record_steps``.
+
+    ``engine`` is a :class:`TorchEnsemble` or a :class:`emergence.cpu_ensemble.RowSumEnsemble`.
     Returns numpy arrays ``steps`` (n_rec,), ``strength`` and ``loss`` (n_rec, M, n_s).
-    ``data.batch(step)`` gives ``(inputs, targets, weights)``; ``lr_schedule(step)`` gives the
-    ``(M,)`` learning rates. A member whose training loss is non-finite or above
-    ``loss_limit`` stops the run with :class:`TrainingDiverged` naming ``name`` and the member.
+    ``lr_schedule(step)`` gives the ``(M,)`` learning rates. A member whose training loss is
+    non-finite or above ``loss_limit`` stops the run with :class:`TrainingDiverged` naming
+    ``name`` and the member (checked every ``check_every`` steps and at the end).
     With ``checkpoint`` set, the state is saved there every ``checkpoint_seconds`` and a run
     finding a checkpoint with the same ``checkpoint_key`` resumes from it. With a
     ``deadline`` (a ``time.monotonic()`` value) and a checkpoint, a run still going at the
@@ -355,7 +412,7 @@ def train(model: MLPEnsemble, optimizer: MemberOptimizer, data, lr_schedule, eva
     if (record_steps.ndim != 1 or record_steps.size == 0 or np.any(np.diff(record_steps) <= 0)
             or record_steps[0] < 0 or record_steps[-1] > n_steps):
         raise ValueError(f"record_steps must be increasing integers in [0, {n_steps}]")
-    loop = _Loop(model, optimizer, data, lr_schedule, evaluator, record_steps, name, loss_limit)
+    loop = _Loop(engine, lr_schedule, record_steps, name, loss_limit)
     if checkpoint is not None and Path(checkpoint).exists():
         loop.load(checkpoint, checkpoint_key)
     show = sys.stdout.isatty() if progress is None else progress
@@ -390,67 +447,69 @@ def _run_loop(loop, n_steps, checkpoint, checkpoint_key, checkpoint_seconds, che
     return loop.results()
 
 
-class _Loop:
-    """State of one training run: the step counter, the records and the divergence flags."""
+def _host(values) -> np.ndarray:
+    """A tensor (any device) or an array, as a numpy array."""
+    return values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else \
+        np.asarray(values)
 
-    def __init__(self, model, optimizer, data, lr_schedule, evaluator, record_steps, name,
-                 loss_limit) -> None:
-        self.model, self.optimizer, self.data = model, optimizer, data
-        self.lr_schedule, self.evaluator, self.name = lr_schedule, evaluator, name
+
+class _Loop:
+    """State of one training run: the step counter, the records and the divergence flags.
+
+    Records live on the host (one small copy per record); the divergence flags stay in the
+    engine's own type (on the GPU for the torch path), so a step never waits for the host.
+    """
+
+    def __init__(self, engine, lr_schedule, record_steps, name, loss_limit) -> None:
+        self.engine, self.lr_schedule, self.name = engine, lr_schedule, name
         self.record_steps, self.loss_limit = record_steps, float(loss_limit)
-        device = model.w1.device
-        shape = (len(record_steps), model.n_members, data.sampler.n_skills)
-        self.strength = torch.zeros(shape, device=device)
-        self.loss = torch.zeros(shape, device=device)
-        self.bad = torch.zeros(model.n_members, dtype=torch.bool, device=device)
+        shape = (len(record_steps), engine.n_members, engine.n_skills)
+        self.strength = np.zeros(shape, np.float32)
+        self.loss = np.zeros(shape, np.float32)
+        self.bad = None
+        self.bad_eval = np.zeros(engine.n_members, dtype=bool)
         self.step, self.n_recorded = 0, 0
-        self._lr_host, self._lr = None, None
 
     def record_if_due(self) -> None:
         if self.n_recorded < len(self.record_steps) and \
                 self.step == self.record_steps[self.n_recorded]:
-            strength, loss = self.evaluator(self.model)
+            strength, loss = (_host(values) for values in self.engine.evaluate())
             self.strength[self.n_recorded] = strength
             self.loss[self.n_recorded] = loss
-            self.bad |= ~torch.isfinite(strength).all(dim=1)
+            self.bad_eval |= ~np.isfinite(strength).all(axis=1)
             self.n_recorded += 1
 
     def train_step(self) -> None:
-        rates = self.lr_schedule(self.step)
-        if self._lr_host is None or not np.array_equal(rates, self._lr_host):
-            self._lr_host = np.array(rates, copy=True)
-            self._lr = torch.as_tensor(rates, dtype=torch.float32, device=self.bad.device)
-        member_loss = train_step(self.model, self.optimizer, self.data, self._lr, self.step)
-        self.bad |= ~(member_loss < self.loss_limit)
+        member_loss = self.engine.step(self.step, self.lr_schedule(self.step))
+        diverged = ~(member_loss < self.loss_limit)
+        self.bad = diverged if self.bad is None else self.bad | diverged
         self.step += 1
 
     def check(self) -> None:
-        if bool(self.bad.any()):
-            member = int(torch.nonzero(self.bad)[0, 0])
+        bad = self.bad_eval if self.bad is None else self.bad_eval | _host(self.bad)
+        if bad.any():
+            member = int(np.flatnonzero(bad)[0])
             raise TrainingDiverged(
                 f"experiment {self.name!r}: member {member} diverged (training loss non-finite "
                 f"or above {self.loss_limit:g}) by step {self.step}; lower the learning rate")
 
     def results(self) -> dict[str, np.ndarray]:
         self.check()
-        return {"steps": self.record_steps.copy(), "strength": self.strength.cpu().numpy(),
-                "loss": self.loss.cpu().numpy()}
+        return {"steps": self.record_steps.copy(), "strength": self.strength.copy(),
+                "loss": self.loss.copy()}
 
     def save(self, path, key: str) -> None:
         state = {"key": key, "step": self.step, "n_recorded": self.n_recorded,
-                 "strength": self.strength, "loss": self.loss,
-                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "data": self.data.state_dict()}
+                 "strength": torch.from_numpy(self.strength), "loss": torch.from_numpy(self.loss),
+                 "engine": self.engine.state_dict()}
         save_checkpoint(path, state)
 
     def load(self, path, key: str) -> None:
-        state = load_checkpoint(path, key, self.bad.device)
+        state = load_checkpoint(path, key, "cpu")
         self.step, self.n_recorded = int(state["step"]), int(state["n_recorded"])
-        self.strength.copy_(state["strength"])
-        self.loss.copy_(state["loss"])
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.data.load_state_dict(state["data"])
+        self.strength[...] = state["strength"].numpy()
+        self.loss[...] = state["loss"].numpy()
+        self.engine.load_state_dict(state["engine"])
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:

@@ -1,0 +1,448 @@
+"""Numba kernels of the CPU engine: two-layer ReLU ensembles trained by row sums and tables.
+
+Why a kernel of our own. On a CPU the batched torch step is bound by memory: every step
+writes and reads (members x batch x width) float32 activations, about 160 MB for ``mlp_time``,
+while the arithmetic would take a fraction of that time. These kernels never materialise that
+tensor. They use what the inputs of multitask sparse parity are: a one-hot control code of the
+skill, then ``n_b`` bits that are 0 or 1.
+
+**The row-sum trick.** For such an input, layer 1 is a sum of rows of ``W1`` (shape
+``(n_s + n_b, H)``)::
+
+    h = b1 + W1[skill] + sum over the set bits j of W1[n_s + j]
+
+no multiplication at all. Cut the ``n_b`` skill bits into groups of four. A group's four bits
+take one of 16 values ``v``, and the sum of its rows is one of 16 vectors: the *table*
+``T[g, v] = sum of W1[n_s + 4g + j] over the bits j set in v``, rebuilt once per step (16 row
+additions per group). With the control row and the bias folded into ``Tc[k] = b1 + W1[k]``,
+a sample's pre-activation is ``Tc[skill] + T[0, v_0] + ... + T[G-1, v_{G-1}]``: 9 vector
+additions for the paper's 32 bits instead of a 37-long dot product per unit.
+
+The backward pass runs the same tables in reverse. The gradient of the loss with respect to
+``h`` (``dh = delta * w2 * [h > 0]``) is added into a gradient table ``dT[g, v]`` and
+``dTc[skill]``; once per step the tables are folded into the weight gradients:
+``dW1[n_s + 4g + j] = sum of dT[g, v] over the v with bit j set``, ``dW1[k] = dTc[k]`` and
+``db1 = sum_k dTc[k]``. This is the exact gradient of the summed mean-squared errors, in a
+different order of additions.
+
+**Two layouts.** The members of an experiment are held in one of two layouts, chosen by
+:mod:`emergence.cpu_ensemble`:
+
+- *wide* (time and data experiments, width 100 to 1000, every member its own data): vector
+  lanes run over a member's hidden units. Work is cut into jobs of one member and a block of
+  ``BLOCK`` units, whose tables (``8 x 16 x BLOCK`` floats, 128 KB) stay in the L2
+  cache while the whole batch streams past. A forward pass writes each block's share of
+  the output; after the residual, a backward pass recomputes the block's pre-activations (cheaper
+  than storing them) and fills the gradient tables.
+- *lanes* (width experiments, widths 1 to 20): vector lanes run over ``LANES`` seeds of one
+  width that share an input stream (each seed still has its own skill subsets, so its own
+  targets, and its own weights). A whole group is one job; forward and backward are fused per
+  sample, since all of a group's units fit in registers and L1.
+
+Both layouts are described to the kernels by one array shape convention: parameters of
+``A`` *slots* (members for wide, groups for lanes) with a unit axis ``U`` (``H`` for wide,
+``W x LANES`` flattened unit-major for lanes). The kernels take up to 32 skill bits (8 groups,
+the paper's ``n_b``); the engine falls back to torch beyond that. Jobs run in parallel with
+``prange``; no two jobs write the same memory, so results do not depend on the number of
+threads.
+
+Random numbers come from a counter-based hash (splitmix64), so any sample of any stream at any
+step can be drawn in any order, by any thread, with the same result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+GROUP_BITS = 4                  # bits per table group
+TABLE = 1 << GROUP_BITS         # rows per group table
+GROUPS = 8                      # groups: up to GROUPS * GROUP_BITS = 32 skill bits
+MAX_BITS = GROUPS * GROUP_BITS
+LANES = 16                      # seeds per group in the lanes layout (two AVX2 registers)
+BLOCK = 256                     # hidden units per job in the wide layout
+
+_F0 = np.float32(0.0)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+# --- random numbers -----------------------------------------------------------------------------
+
+@njit(inline="always")
+def _mix(z):
+    """splitmix64's finaliser: a bijective 64-bit hash with good avalanche."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(inline="always")
+def _key(a, b):
+    """Hash of the pair ``(a, b)`` of uint64 counters."""
+    return _mix(_mix(a + _GOLDEN) ^ (b * _GOLDEN))
+
+
+@njit(inline="always")
+def _uniform(z):
+    """A float64 in [0, 1) from the top 53 bits of ``z``."""
+    return np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(inline="always")
+def _parity(z):
+    """Parity (0 or 1) of the set bits of a uint64."""
+    z ^= z >> np.uint64(32)
+    z ^= z >> np.uint64(16)
+    z ^= z >> np.uint64(8)
+    z ^= z >> np.uint64(4)
+    z ^= z >> np.uint64(2)
+    z ^= z >> np.uint64(1)
+    return np.int64(z & np.uint64(1))
+
+
+@njit(parallel=True, cache=True)
+def draw_online(seed, step, n_bits, cdf, x, k):
+    """Fill ``x`` (streams, B) uint64 bits and ``k`` (streams, B) skills for one step.
+
+    Sample ``b`` of stream ``s`` at step ``t`` is a hash of ``(seed, s, t, b)``; skills follow
+    the cumulative probabilities ``cdf`` (float64, last entry 1).
+    """
+    n_streams, batch = x.shape
+    mask = np.uint64(0xFFFFFFFFFFFFFFFF) if n_bits == 64 else \
+        (np.uint64(1) << np.uint64(n_bits)) - np.uint64(1)
+    n_skills = cdf.shape[0]
+    for s in prange(n_streams):
+        base = _key(_key(np.uint64(seed), np.uint64(s)), np.uint64(step))
+        for b in range(batch):
+            z = _key(base, np.uint64(b))
+            x[s, b] = z & mask
+            u = _uniform(_mix(z ^ _GOLDEN))
+            skill = 0
+            while skill < n_skills - 1 and cdf[skill] <= u:
+                skill += 1
+            k[s, b] = skill
+
+
+@njit(cache=True)
+def shuffle(seed, row, epoch, order, n):
+    """Fisher-Yates shuffle of ``order[:n]`` in place, from the hash of ``(seed, row, epoch)``."""
+    base = _key(_key(np.uint64(seed), np.uint64(row)), np.uint64(epoch))
+    for i in range(n - 1, 0, -1):
+        j = np.int64(_key(base, np.uint64(i)) % np.uint64(i + 1))
+        order[i], order[j] = order[j], order[i]
+
+
+@njit(parallel=True, cache=True)
+def targets(x, k, stream, masks, scale, y):
+    """``y[a, b, c] = scale[a, c] * (-1)^parity(x[stream[a], b] & masks[a, c, k])``."""
+    n_slots, batch, n_lanes = y.shape
+    for a in prange(n_slots):
+        s = stream[a]
+        for b in range(batch):
+            xb, kb = x[s, b], k[s, b]
+            for c in range(n_lanes):
+                sign = 1 - 2 * _parity(xb & masks[a, c, kb])
+                y[a, b, c] = scale[a, c] * sign
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+@njit(parallel=True, fastmath=True, cache=True)
+def build_tables(w1, b1, n_skills, table, control):
+    """Layer-1 tables from ``w1`` (A, d, U) and ``b1`` (A, U).
+
+    ``control[a, k] = b1 + w1[k]`` (A, n_s, U); ``table[a, g, v]`` (A, 8, 16, U) is the sum of
+    the rows of the bits set in ``v`` within group ``g``. Bits past the input are never set in
+    a sample, so the rows they would add are left out (their entries repeat the row without).
+    """
+    n_slots, n_inputs, n_units = w1.shape
+    n_groups = table.shape[1]
+    for a in prange(n_slots):
+        for kk in range(n_skills):
+            for u in range(n_units):
+                control[a, kk, u] = b1[a, u] + w1[a, kk, u]
+        for g in range(n_groups):
+            for u in range(n_units):
+                table[a, g, 0, u] = _F0
+            for v in range(1, TABLE):
+                low = v & -v
+                j = 0
+                while (1 << j) != low:
+                    j += 1
+                row = n_skills + GROUP_BITS * g + j
+                rest = v & (v - 1)
+                if row < n_inputs:
+                    for u in range(n_units):
+                        table[a, g, v, u] = table[a, g, rest, u] + w1[a, row, u]
+                else:
+                    for u in range(n_units):
+                        table[a, g, v, u] = table[a, g, rest, u]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def fold_gradients(table_grad, control_grad, n_skills, gw1, gb1):
+    """Weight gradients from the gradient tables (the transpose of :func:`build_tables`)."""
+    n_slots, n_inputs, n_units = gw1.shape
+    n_groups = table_grad.shape[1]
+    for a in prange(n_slots):
+        for u in range(n_units):
+            gb1[a, u] = _F0
+        for kk in range(n_skills):
+            for u in range(n_units):
+                gw1[a, kk, u] = control_grad[a, kk, u]
+                gb1[a, u] += control_grad[a, kk, u]
+        for g in range(n_groups):
+            for j in range(GROUP_BITS):
+                row = n_skills + GROUP_BITS * g + j
+                if row >= n_inputs:
+                    break
+                for u in range(n_units):
+                    gw1[a, row, u] = _F0
+                for v in range(TABLE):
+                    if (v >> j) & 1:
+                        for u in range(n_units):
+                            gw1[a, row, u] += table_grad[a, g, v, u]
+
+
+# --- one sample's rows ---------------------------------------------------------------------------
+
+@njit(inline="always")
+def _nibble(xb, g):
+    """The value (0..15) of group ``g``'s four bits in the packed input ``xb``."""
+    return np.int64((xb >> np.uint64(GROUP_BITS * g)) & np.uint64(TABLE - 1))
+
+
+@njit(inline="always")
+def _rows(table, a, xb, lo, hi):
+    """The 8 table rows (units ``lo:hi``) that sample ``xb`` adds up, as 1-D views.
+
+    Views indexed from 0 by a ``range`` counter are what lets LLVM vectorise the loops that
+    use them (a computed flat offset would carry a negative-index check into the loop).
+    """
+    return (table[a, 0, _nibble(xb, 0), lo:hi], table[a, 1, _nibble(xb, 1), lo:hi],
+            table[a, 2, _nibble(xb, 2), lo:hi], table[a, 3, _nibble(xb, 3), lo:hi],
+            table[a, 4, _nibble(xb, 4), lo:hi], table[a, 5, _nibble(xb, 5), lo:hi],
+            table[a, 6, _nibble(xb, 6), lo:hi], table[a, 7, _nibble(xb, 7), lo:hi])
+
+
+@njit(inline="always")
+def _preactivation(c, t, u):
+    """Unit ``u``'s pre-activation: its control row plus the 8 group rows."""
+    return (c[u] + t[0][u] + t[1][u] + t[2][u] + t[3][u]
+            + t[4][u] + t[5][u] + t[6][u] + t[7][u])
+
+
+@njit(inline="always")
+def _scatter(dh, cg, q, n):
+    """Add ``dh[:n]`` into the control row and the 8 group rows of the gradient tables (one
+    loop per row, so that each loop has one store stream and vectorises)."""
+    for u in range(n):
+        cg[u] += dh[u]
+    for g in range(GROUPS):
+        row = q[g]
+        for u in range(n):
+            row[u] += dh[u]
+
+
+# --- the wide layout: lanes over hidden units ----------------------------------------------------
+
+@njit(parallel=True, fastmath=True, cache=True)
+def wide_forward(table, control, w2, x, k, stream, size, partial):
+    """``partial[a, block, b]``: each block of units' share of member a's output on sample b."""
+    n_slots, _, _, n_units = table.shape
+    n_blocks = (n_units + BLOCK - 1) // BLOCK
+    for job in prange(n_slots * n_blocks):
+        a, blk = job // n_blocks, job % n_blocks
+        lo = blk * BLOCK
+        hi = min(lo + BLOCK, n_units)
+        s = stream[a]
+        w = w2[a, lo:hi]
+        for b in range(size[a]):
+            xb = x[s, b]
+            c = control[a, k[s, b], lo:hi]
+            t = _rows(table, a, xb, lo, hi)
+            acc = _F0
+            for u in range(hi - lo):
+                acc += max(_preactivation(c, t, u), _F0) * w[u]
+            partial[a, blk, b] = acc
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def wide_residual(partial, b2, y, size, delta, loss, gb2):
+    """Outputs, the per-member mean-squared error and ``delta = dLoss/dOutput``."""
+    n_slots, n_blocks, _ = partial.shape
+    for a in prange(n_slots):
+        weight = np.float32(1.0) / np.float32(size[a])
+        total, grad = np.float32(0.0), np.float32(0.0)
+        for b in range(size[a]):
+            out = b2[a]
+            for blk in range(n_blocks):
+                out += partial[a, blk, b]
+            err = out - y[a, b, 0]
+            total += err * err
+            delta[a, b] = np.float32(2.0) * err * weight
+            grad += delta[a, b]
+        loss[a] = total * weight
+        gb2[a] = grad
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def wide_backward(table, control, w2, x, k, stream, size, delta, table_grad, control_grad, gw2):
+    """Gradient tables and ``gw2`` from ``delta``; pre-activations are recomputed per block."""
+    n_slots, _, _, n_units = table.shape
+    n_blocks = (n_units + BLOCK - 1) // BLOCK
+    for job in prange(n_slots * n_blocks):
+        a, blk = job // n_blocks, job % n_blocks
+        lo = blk * BLOCK
+        hi = min(lo + BLOCK, n_units)
+        n = hi - lo
+        s = stream[a]
+        w = w2[a, lo:hi]
+        dh = np.empty(BLOCK, np.float32)
+        g2 = np.zeros(BLOCK, np.float32)
+        table_grad[a, :, :, lo:hi] = _F0
+        control_grad[a, :, lo:hi] = _F0
+        for b in range(size[a]):
+            xb, kb, d = x[s, b], k[s, b], delta[a, b]
+            c = control[a, kb, lo:hi]
+            t = _rows(table, a, xb, lo, hi)
+            for u in range(n):
+                h = _preactivation(c, t, u)
+                g2[u] += d * max(h, _F0)
+                dh[u] = d * w[u] if h > _F0 else _F0
+            _scatter(dh, control_grad[a, kb, lo:hi], _rows(table_grad, a, xb, lo, hi), n)
+        gw2[a, lo:hi] = g2[:n]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def wide_scores(partial, b2, x, k, masks, scale, n_done, sums):
+    """Add one chunk of evaluation outputs into ``sums[a, 0, skill, :]``.
+
+    The evaluation set is shared by all members (stream 0); ``sums[..., 0]`` collects
+    ``f * sign`` and ``sums[..., 1]`` collects ``(scale * sign - f)**2``.
+    """
+    n_slots, n_blocks, _ = partial.shape
+    for a in prange(n_slots):
+        for b in range(n_done):
+            out = b2[a]
+            for blk in range(n_blocks):
+                out += partial[a, blk, b]
+            kb = k[0, b]
+            sign = np.float32(1 - 2 * _parity(x[0, b] & masks[a, 0, kb]))
+            err = scale[a, 0] * sign - out
+            sums[a, 0, kb, 0] += out * sign
+            sums[a, 0, kb, 1] += err * err
+
+
+# --- the lanes layout: vector lanes over seeds ----------------------------------------------------
+
+@njit(inline="always")
+def _lanes_forward(table, control, w2, b2, a, n, xb, kb, h, out):
+    """Pre-activations ``h[:n]`` (unit-major, lane-minor) and the outputs ``out`` of every
+    lane of group ``a``, whose first ``n // LANES`` units are real."""
+    c = control[a, kb, :n]
+    t = _rows(table, a, xb, 0, n)
+    for i in range(n):
+        h[i] = _preactivation(c, t, i)
+    for lane in range(LANES):
+        out[lane] = b2[a, lane]
+    w = w2[a]
+    for u in range(n // LANES):
+        for lane in range(LANES):
+            out[lane] += max(h[u * LANES + lane], _F0) * w[u * LANES + lane]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, control_grad,
+               gw2, gb2, loss):
+    """Fused forward and backward of every group on its stream's batch (one job per group).
+
+    Shapes, with the unit axis flattened unit-major (``U = W * LANES``): ``table`` (A, 8, 16,
+    U), ``control`` (A, n_s, U), ``w2`` (A, U), ``b2`` (A, LANES), ``y`` (A, B, LANES); group
+    ``a`` reads stream ``a`` of ``x`` and ``k`` and touches only its first ``widths[a]`` units.
+    """
+    n_slots, _, _, n_units = table.shape
+    scale = np.float32(2.0) / np.float32(batch)
+    for a in prange(n_slots):
+        n = widths[a] * LANES
+        h = np.empty(n_units, np.float32)
+        dh = np.empty(n_units, np.float32)
+        g2 = np.zeros(n_units, np.float32)
+        out = np.empty(LANES, np.float32)
+        d = np.empty(LANES, np.float32)
+        total = np.zeros(LANES, np.float32)
+        grad_b2 = np.zeros(LANES, np.float32)
+        table_grad[a, :, :, :n] = _F0
+        control_grad[a, :, :n] = _F0
+        w = w2[a]
+        for b in range(batch):
+            xb, kb = x[a, b], k[a, b]
+            _lanes_forward(table, control, w2, b2, a, n, xb, kb, h, out)
+            for lane in range(LANES):
+                err = out[lane] - y[a, b, lane]
+                total[lane] += err * err
+                d[lane] = scale * err
+                grad_b2[lane] += d[lane]
+            for u in range(n // LANES):
+                for lane in range(LANES):
+                    i = u * LANES + lane
+                    g2[i] += d[lane] * max(h[i], _F0)
+                    dh[i] = d[lane] * w[i] if h[i] > _F0 else _F0
+            _scatter(dh, control_grad[a, kb, :n], _rows(table_grad, a, xb, 0, n), n)
+        gw2[a, :n] = g2[:n]
+        for lane in range(LANES):
+            gb2[a, lane] = grad_b2[lane]
+            loss[a, lane] = total[lane] / np.float32(batch)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def lanes_scores(table, control, w2, b2, widths, x, k, n_done, masks, scale, sums):
+    """Evaluation of every group on a shared chunk (stream 0), summed into ``sums[a, c, skill]``
+    as in :func:`wide_scores`."""
+    n_slots, _, _, n_units = table.shape
+    for a in prange(n_slots):
+        n = widths[a] * LANES
+        h = np.empty(n_units, np.float32)
+        out = np.empty(LANES, np.float32)
+        for b in range(n_done):
+            xb, kb = x[0, b], k[0, b]
+            _lanes_forward(table, control, w2, b2, a, n, xb, kb, h, out)
+            for lane in range(LANES):
+                sign = np.float32(1 - 2 * _parity(xb & masks[a, lane, kb]))
+                err = scale[a, lane] * sign - out[lane]
+                sums[a, lane, kb, 0] += out[lane] * sign
+                sums[a, lane, kb, 1] += err * err
+
+
+# --- optimisers (elementwise; one learning rate per member) ------------------------------------
+
+@njit(parallel=True, fastmath=True, cache=True)
+def sgd_update(param, grad, lr, weight_decay):
+    """``param -= lr * (grad + weight_decay * param)``; shapes (A, n, C), ``lr`` (A, C)."""
+    n_slots, n, n_lanes = param.shape
+    for a in prange(n_slots):
+        for i in range(n):
+            for c in range(n_lanes):
+                step = grad[a, i, c] + weight_decay * param[a, i, c]
+                param[a, i, c] -= lr[a, c] * step
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def adam_update(param, grad, exp_avg, exp_avg_sq, lr, weight_decay, beta1, beta2, eps,
+                correction1, correction2):
+    """``torch.optim.Adam``'s update (L2 weight decay added to the gradient), per member rate.
+
+    ``correction1 = 1 - beta1**t`` and ``correction2 = sqrt(1 - beta2**t)`` for step ``t``.
+    """
+    n_slots, n, n_lanes = param.shape
+    one = np.float32(1.0)
+    for a in prange(n_slots):
+        for i in range(n):
+            for c in range(n_lanes):
+                g = grad[a, i, c] + weight_decay * param[a, i, c]
+                m = exp_avg[a, i, c] + (one - beta1) * (g - exp_avg[a, i, c])
+                v = beta2 * exp_avg_sq[a, i, c] + (one - beta2) * g * g
+                exp_avg[a, i, c] = m
+                exp_avg_sq[a, i, c] = v
+                denom = np.sqrt(v) / correction2 + eps
+                param[a, i, c] -= (lr[a, c] / correction1) * m / denom
