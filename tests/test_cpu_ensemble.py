@@ -1,0 +1,223 @@
+"""The CPU engine (rowsum kernels + RowSumEnsemble) against the torch reference path."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from emergence import experiments, rowsum
+from emergence.cpu_ensemble import Layout, RowSumEnsemble, pack_bits
+from emergence.models import MLPEnsemble
+from emergence.train import (
+    TrainingPaused,
+    MemberOptimizer,
+    SkillEvaluator,
+    SkillSampler,
+    TrainingDiverged,
+    evaluation_bits,
+    member_subsets,
+    train,
+)
+
+TOLERANCE = 1e-5
+
+
+def both_engines(name: str, n_seeds: int | None = None, **changes):
+    """The torch and the CPU engine of a quick experiment, from the same initial weights."""
+    cfg = dataclasses.replace(experiments.config(name, "quick"), **changes)
+    return cfg, cfg.parts("cpu", n_seeds, engine="torch"), cfg.parts("cpu", n_seeds,
+                                                                      engine="rowsum")
+
+
+def torch_batch(engine: RowSumEnsemble, cfg):
+    """The CPU engine's current batch as the torch ensemble's inputs, targets and weights."""
+    layout, data = engine.layout, engine.data
+    x = data.x[data.stream[layout.slot]]
+    k = data.k[data.stream[layout.slot]]
+    sizes = data.size[layout.slot]
+    bits = (x[..., None] >> np.arange(cfg.n_bits, dtype=np.uint64)) & np.uint64(1)
+    control = np.eye(cfg.n_skills, dtype=np.float32)[k]
+    inputs = np.concatenate([control, bits.astype(np.float32)], axis=-1)
+    targets = layout.gather(engine.y.transpose(0, 2, 1))
+    weights = (np.arange(x.shape[1])[None, :] < sizes[:, None]) / sizes[:, None]
+    return (torch.from_numpy(inputs), torch.from_numpy(targets),
+            torch.from_numpy(weights.astype(np.float32)))
+
+
+def relative_error(reference: np.ndarray, value: np.ndarray) -> float:
+    return float(np.abs(reference - value).max() / max(np.abs(reference).max(), 1e-30))
+
+
+def torch_step(model: MLPEnsemble, inputs, targets, weights) -> np.ndarray:
+    """The reference: the summed per-member mean-squared errors, differentiated by autograd."""
+    member_loss = (((model(inputs) - targets) ** 2) * weights).sum(dim=1)
+    model.zero_grad()
+    member_loss.sum().backward()
+    return member_loss.detach().numpy()
+
+
+@pytest.mark.parametrize("name", ["mlp_time", "mlp_data", "calib_data", "mlp_params",
+                                  "calib_params"])
+def test_one_step_losses_and_gradients_equal_autograd(name):
+    cfg, reference, fast = both_engines(name)
+    loss = fast.engine.compute_gradients(0)
+    model = reference.engine.model
+    expected = torch_step(model, *torch_batch(fast.engine, cfg))
+    assert relative_error(expected, loss) <= TOLERANCE
+    grads = fast.engine.member_gradients()
+    for param in ("w1", "b1", "w2", "b2"):
+        assert relative_error(getattr(model, param).grad.numpy(), grads[param]) <= TOLERANCE, param
+
+
+def test_data_members_are_padded_to_the_largest_batch():
+    cfg, _, fast = both_engines("mlp_data")
+    fast.engine.compute_gradients(0)
+    assert len(set(fast.engine.data.size.tolist())) > 1      # unequal batches in one step
+
+
+@pytest.mark.parametrize("kind, weight_decay", [("sgd", 0.0), ("sgd", 0.01), ("adam", 0.0),
+                                                ("adam", 0.01)])
+def test_updates_equal_the_torch_optimizers(kind, weight_decay):
+    cfg, reference, fast = both_engines("mlp_params", optimizer=kind, weight_decay=weight_decay)
+    model = reference.engine.model
+    optimizer = MemberOptimizer(model.parameters(), kind, weight_decay)
+    rates = np.linspace(0.01, 0.03, model.n_members)
+    for step in range(3):
+        fast.engine.step(step, rates)
+        torch_step(model, *torch_batch(fast.engine, cfg))
+        optimizer.step(torch.as_tensor(rates, dtype=torch.float32))
+    weights = fast.engine.member_parameters()
+    for param in ("w1", "b1", "w2", "b2"):
+        assert relative_error(getattr(model, param).detach().numpy(), weights[param]) <= 1e-5
+
+
+@pytest.mark.parametrize("name", ["mlp_time", "mlp_params"])
+def test_evaluation_equals_the_torch_evaluator(name):
+    cfg, reference, fast = both_engines(name)
+    for step in range(5):
+        fast.engine.step(step, fast.lr_schedule(step))
+    reference.engine.model.load_state_dict({
+        key: torch.from_numpy(value) for key, value in fast.engine.member_parameters().items()},
+        strict=False)
+    strength, loss = SkillEvaluator(reference.sampler, cfg.n_eval, cfg.seed + 2)(
+        reference.engine.model)
+    fast_strength, fast_loss = fast.engine.evaluate()
+    assert np.abs(strength.numpy() - fast_strength).max() < 1e-5
+    assert relative_error(loss.numpy(), fast_loss) <= 1e-5
+
+
+def test_unequal_widths_keep_their_padding_at_zero():
+    cfg, _, fast = both_engines("mlp_params")
+    for step in range(20):
+        fast.engine.step(step, fast.lr_schedule(step))
+    weights = fast.engine.member_parameters()["w1"]
+    for member, width in enumerate(np.repeat(cfg.widths, cfg.n_seeds)):
+        assert not weights[member, :, width:].any()
+
+
+def test_lanes_layout_groups_seeds_of_one_width_into_streams():
+    layout = Layout("lanes", [1] * 50 + [2] * 16 + [3] * 3)
+    assert layout.slot_width.tolist() == [1, 1, 1, 1, 2, 3]
+    assert np.bincount(layout.slot).tolist() == [13, 13, 12, 12, 16, 3]
+    assert layout.lane.max() < rowsum.LANES
+    places = set(zip(layout.slot.tolist(), layout.lane.tolist(), strict=True))
+    assert len(places) == 69                                  # every member has its own place
+
+
+def test_streams_differ_between_groups_and_are_shared_within_one():
+    cfg, _, fast = both_engines("mlp_params", n_seeds=20)
+    engine = fast.engine
+    engine.compute_gradients(0)
+    x = engine.data.x
+    assert len({row.tobytes() for row in x}) == len(x)        # one stream per group
+    targets = engine.y[0, :, :engine.layout.lane[engine.layout.slot == 0].size]
+    assert len({column.tobytes() for column in targets.T}) > 1  # own subsets, own targets
+
+
+def test_online_draws_follow_the_skill_law_and_are_uniform_bits():
+    cdf = np.cumsum([0.6, 0.3, 0.1])
+    x = np.zeros((4, 50_000), np.uint64)
+    k = np.zeros_like(x, dtype=np.int64)
+    rowsum.draw_online(7, 3, 12, cdf, x, k)
+    frequencies = np.bincount(k.ravel(), minlength=3) / k.size
+    assert np.abs(frequencies - [0.6, 0.3, 0.1]).max() < 0.01
+    bits = (x[..., None] >> np.arange(16, dtype=np.uint64)) & np.uint64(1)
+    means = bits.reshape(-1, 16).mean(axis=0)
+    assert np.abs(means[:12] - 0.5).max() < 0.01 and not means[12:].any()
+    again = np.zeros_like(x)
+    rowsum.draw_online(7, 3, 12, cdf, again, k)
+    np.testing.assert_array_equal(x, again)
+    rowsum.draw_online(7, 4, 12, cdf, again, k)
+    assert (x != again).mean() > 0.99
+
+
+def test_pack_bits_and_its_limit():
+    bits = torch.tensor([[1, 0, 1, 1], [0, 0, 0, 1]], dtype=torch.uint8)
+    assert pack_bits(bits).tolist() == [13, 8]
+    smp = SkillSampler(member_subsets(2, 40, 3, [0]), 40, 0.6, 5.0)
+    model = MLPEnsemble(1, smp.input_dim, 8, 0.1)
+    with pytest.raises(ValueError, match="n_bits must be <= 32"):
+        RowSumEnsemble(model, smp, "sgd", 0.0, ("online", 8, 0), evaluation_bits(smp, 4, 0))
+
+
+def test_lanes_layout_refuses_fixed_datasets():
+    smp = SkillSampler(member_subsets(2, 12, 2, [0, 1]), 12, 0.6, 5.0)
+    model = MLPEnsemble(2, smp.input_dim, 4, 0.1)
+    with pytest.raises(ValueError, match="lanes"):
+        RowSumEnsemble(model, smp, "sgd", 0.0, ("fixed", [10, 20], 8, 0),
+                       evaluation_bits(smp, 4, 0), layout="lanes")
+
+
+@pytest.mark.parametrize("name", ["mlp_time", "mlp_data", "mlp_params"])
+def test_runs_are_deterministic_for_a_seed(name):
+    cfg = experiments.config(name, "quick")
+    short = dataclasses.replace(cfg, n_steps=60, **({"record_every": 20} if name == "mlp_time"
+                                                    else {}))
+    first, second = short.run("cpu", engine="rowsum"), short.run("cpu", engine="rowsum")
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key])
+
+
+def test_resume_from_a_checkpoint_is_bit_identical(tmp_path):
+    cfg = dataclasses.replace(experiments.config("mlp_data", "quick"), n_steps=300)
+    reference = cfg.run("cpu", engine="rowsum")
+    checkpoint = tmp_path / "run.pt"
+    parts = cfg.parts("cpu", engine="rowsum")
+    with pytest.raises(TrainingPaused):
+        train(parts.engine, parts.lr_schedule, cfg.n_steps, cfg.record_steps(), name="x",
+              loss_limit=1e6, checkpoint=checkpoint, checkpoint_key="k", deadline=0.0,
+              check_every=100)
+    parts = cfg.parts("cpu", engine="rowsum")
+    resumed = train(parts.engine, parts.lr_schedule, cfg.n_steps, cfg.record_steps(),
+                    name="x", loss_limit=1e6, checkpoint=checkpoint, checkpoint_key="k")
+    np.testing.assert_array_equal(resumed["strength"],
+                                  reference["strength_history"].reshape(resumed["strength"].shape))
+
+
+def test_divergence_is_caught_at_the_end_of_a_short_run():
+    cfg = dataclasses.replace(experiments.config("mlp_time", "quick"), lr=50.0, n_steps=30,
+                              record_every=10)
+    with pytest.raises(TrainingDiverged, match="mlp_time"):
+        cfg.run("cpu", engine="rowsum")
+
+
+def emergence_steps(strength: np.ndarray, steps: np.ndarray, threshold: float = 0.5):
+    """First recorded step at which each (seed, skill) passes ``threshold``; inf if never."""
+    passed = strength >= threshold
+    first = np.where(passed.any(axis=0), passed.argmax(axis=0), -1)
+    return np.where(first >= 0, steps[np.maximum(first, 0)], np.inf)
+
+
+def test_quick_time_runs_agree_with_the_torch_path_within_the_seed_spread():
+    cfg = dataclasses.replace(experiments.config("mlp_time", "quick"), n_seeds=6)
+    torch_run, fast_run = cfg.run("cpu", engine="torch"), cfg.run("cpu", engine="rowsum")
+    for skill in range(3):                                    # skills that emerge in quick
+        a = emergence_steps(torch_run["strength"], torch_run["steps"])[:, skill]
+        b = emergence_steps(fast_run["strength"], fast_run["steps"])[:, skill]
+        assert np.isfinite(a).all() and np.isfinite(b).all()
+        spread = np.std(np.concatenate([a, b]), ddof=1)
+        standard_error = spread * np.sqrt(1 / len(a) + 1 / len(b))
+        assert abs(np.median(a) - np.median(b)) <= 3 * standard_error + cfg.record_every
