@@ -22,10 +22,21 @@ def test_bench_writes_rows(tmp_path, capsys):
         experiments._REGISTRY.pop("_bench_tiny")
     rows = json.loads(out.read_text())
     assert len(rows) == 1
-    for key in ("name", "device", "model_steps_per_s", "samples_per_s",
-                "baseline_model_steps_per_s", "speedup"):
-        assert key in rows[0]
-    assert rows[0]["speedup"] > 0 and "speedup" in capsys.readouterr().out
+    for key in ("name", "device", "engine", "ms_per_step", "model_steps_per_s",
+                "samples_per_s", "baseline_model_steps_per_s", "speedup", "torch_ms_per_step",
+                "speedup_vs_torch_ensemble", "roofline_ms", "roofline_fraction", "eval_s",
+                "run_minutes", "gemm_gflops", "memory_gbps"):
+        assert key in rows[0], key
+    row = rows[0]
+    assert row["speedup"] > 0 and row["roofline_ms"] > 0 and row["run_minutes"] > 0
+    assert row["ms_per_step"] == 1e3 * row["members"] / row["model_steps_per_s"]
+    assert "x roofline" in capsys.readouterr().out
+
+
+def test_dense_step_cost_counts_layer_one_both_ways():
+    cfg = experiments.config("mlp_time", "paper")
+    cost = bench.dense_step_cost(cfg, 1.0)
+    assert cost["flops"] == 4 * 37 * 1000 + 6 * 1000 and cost["bytes"] == 16 * 1000
 
 
 def test_host_batches_follow_the_task():

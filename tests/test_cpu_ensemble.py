@@ -12,11 +12,11 @@ from emergence import experiments, rowsum
 from emergence.cpu_ensemble import Layout, RowSumEnsemble, pack_bits
 from emergence.models import MLPEnsemble
 from emergence.train import (
-    TrainingPaused,
     MemberOptimizer,
     SkillEvaluator,
     SkillSampler,
     TrainingDiverged,
+    TrainingPaused,
     evaluation_bits,
     member_subsets,
     train,
@@ -118,13 +118,15 @@ def test_unequal_widths_keep_their_padding_at_zero():
         assert not weights[member, :, width:].any()
 
 
-def test_lanes_layout_groups_seeds_of_one_width_into_streams():
-    layout = Layout("lanes", [1] * 50 + [2] * 16 + [3] * 3)
-    assert layout.slot_width.tolist() == [1, 1, 1, 1, 2, 3]
-    assert np.bincount(layout.slot).tolist() == [13, 13, 12, 12, 16, 3]
+def test_lanes_layout_fills_every_lane_in_order_of_width():
+    widths = [3] * 3 + [1] * 50 + [2] * 16
+    layout = Layout("lanes", widths)
+    assert layout.n_slots == 5 and np.bincount(layout.slot).tolist() == [16, 16, 16, 16, 5]
+    assert layout.slot_width.tolist() == [1, 1, 1, 2, 3]
     assert layout.lane.max() < rowsum.LANES
     places = set(zip(layout.slot.tolist(), layout.lane.tolist(), strict=True))
-    assert len(places) == 69                                  # every member has its own place
+    assert len(places) == len(widths)                         # every member has its own place
+    assert all(layout.slot_width[layout.slot[i]] >= w for i, w in enumerate(widths))
 
 
 def test_streams_differ_between_groups_and_are_shared_within_one():

@@ -2,9 +2,11 @@
 
 Every stored entry must load without pickle and must be the result of a config the book still
 asks for; stale entries (a config that changed since) are errors, not silent leftovers. Every
-paper-profile experiment must have its entry once the store has been filled by `make results`
-on a GPU; until a GPU session fills it, that last test is an expected failure, and it turns into
-a real one the moment any entry is committed.
+paper-profile experiment must have its entry: `make results` makes them (the MLP experiments on
+two CPU cores, with the CPU engine). The experiments whose runs have not been made yet are
+listed in ``PENDING`` with the reason; each of those is a strict expected failure, so the test
+fails as soon as its entry is committed and the list is not updated, and fails for any other
+experiment that has no entry.
 """
 
 import json
@@ -60,9 +62,20 @@ def sources_at(commit: str) -> dict[str, bytes] | None:
             for path in listed if path.endswith(".py")}
 
 
-@pytest.mark.xfail(not ENTRIES, strict=True,
-                   reason="the store is filled by `make results` on a GPU; none has run yet")
-def test_every_paper_experiment_is_stored():
-    missing = [name for name, config in paper_configs().items()
-               if not store.exists(name, config)]
-    assert not missing, f"no stored paper-scale result for {missing}: run `make results`"
+PENDING = {
+    "mlp_params": "200,000 Adam steps of 1,000 networks: about 4.5 h on two cores, more than one "
+                  "session; the next session runs it (checkpoints carry it)",
+    "transformer_time": "its paper recipe is still a candidate awaiting a GPU sweep (chapter 12)",
+}
+
+
+def expected(name: str):
+    reason = PENDING.get(name)
+    return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason)) \
+        if reason else name
+
+
+@pytest.mark.parametrize("name", [expected(n) for n in experiments.names(stored_only=True)])
+def test_every_paper_experiment_is_stored(name):
+    assert store.exists(name, paper_configs()[name]), (
+        f"no stored paper-scale result for {name!r}: run `make results EXP={name}`")

@@ -1,17 +1,27 @@
-"""Speed of the batched engine against a plain loop: ``python -m emergence.bench`` (make bench).
+"""Speed of the engines: ``python -m emergence.bench`` (make bench).
 
-For every MLP experiment at paper size it times training steps of the whole ensemble (batches
-made on the device, all members in one batched model) and, on the same device, the way the
-authors trained: one ``nn.Sequential`` at a time with ``torch.optim``, batches built on the
-host with numpy and copied over. It reports model-steps per second (members x steps / s),
-samples per second and the ratio of model-steps per second, prints a table and writes a JSON
-list with ``name``, ``device``, ``model_steps_per_s``, ``samples_per_s``,
-``baseline_model_steps_per_s``, ``speedup`` (and the members and steps used).
+For every MLP experiment at paper size it times training steps of the whole ensemble:
 
-On a CPU the ensemble uses one seed per setting (``--seeds``, fewer members) and few steps, so
-the whole benchmark takes a couple of minutes; the per-member rates are what is compared. The
-baseline network is a representative member: the experiment's width, the median data size, or
-the median width.
+- the **engine the device gets by default**: on the CPU the row-sum engine
+  (:mod:`emergence.cpu_ensemble`), on a GPU the torch ensemble;
+- on the CPU also the **torch ensemble** (the reference path: all members in one batched
+  torch model), at the same number of members;
+- the way the authors trained, **one network at a time** (``nn.Sequential`` with
+  ``torch.optim``, batches built on the host with numpy): a representative member (the
+  experiment's width, the median data size, or the median width).
+
+It reports ms per step, model-steps per second (members x steps / s), the ratios, and a
+roofline: the arithmetic and memory traffic that a *dense* implementation of the step needs
+(every multiplication of layer 1 done, the (members x batch x width) activations written and
+read once each way) set against the machine's measured fp32 GEMM rate and memory bandwidth.
+``roofline_ms`` is the least time a dense step could take on this machine; the row-sum engine
+beats it because it does not multiply by 0/1 inputs at all. ``run_minutes`` estimates a whole
+paper run from the measured step and evaluation times. Results are printed as a table and
+written as a JSON list.
+
+Timings are taken in one process, interleaved engine by engine; when something else shares
+the cores (a background ``make results``), the ratios stay meaningful and the absolute times
+grow, so say what was running next to any figure you quote.
 """
 
 from __future__ import annotations
@@ -51,8 +61,7 @@ def time_ensemble(cfg: MLPExperiment, device: torch.device, n_steps: int, warmup
     _sync(device)
     elapsed = time.perf_counter() - start
     members = parts.engine.n_members
-    samples = float(np.sum(parts.data.size if hasattr(parts.data, "size")
-                           else parts.data.batch_sizes()))
+    samples = float(np.sum(parts.data.batch_sizes()))
     return {"members": members, "model_steps_per_s": members * n_steps / elapsed,
             "samples_per_s": samples * n_steps / elapsed}
 
@@ -120,26 +129,101 @@ def time_baseline(cfg: MLPExperiment, device: torch.device, n_steps: int, warmup
             "baseline_samples_per_s": batch * n_steps / elapsed}
 
 
-def bench(name: str, device: torch.device, n_steps: int, n_seeds: int | None) -> dict | None:
+def machine_ceilings(device: torch.device) -> dict:
+    """Measured fp32 GEMM rate (GFLOP/s, 2048-square matmul) and copy bandwidth (GB/s)."""
+    a = torch.randn(2048, 2048, device=device)
+    b = torch.randn(2048, 2048, device=device)
+    torch.matmul(a, b)
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(5):
+        torch.matmul(a, b)
+    _sync(device)
+    gflops = 5 * 2 * 2048**3 / (time.perf_counter() - start) / 1e9
+    source = torch.empty(2**26, device=device).uniform_()      # 256 MB
+    target = torch.empty_like(source)
+    target.copy_(source)
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(5):
+        target.copy_(source)
+    _sync(device)
+    bandwidth = 5 * 2 * source.numel() * 4 / (time.perf_counter() - start) / 1e9
+    return {"gemm_gflops": gflops, "memory_gbps": bandwidth}
+
+
+def dense_step_cost(cfg: MLPExperiment, n_samples: float) -> dict:
+    """FLOPs and bytes of one dense training step over ``n_samples`` (member, sample) pairs.
+
+    Layer 1 forward, its weight gradient, layer 2 both ways: ``2 d H + 2 d H + 6 H`` FLOPs per
+    sample at width H; activations (pre-activation, its gradient) written and read once:
+    ``4 x 4 H`` bytes per sample.
+    """
+    width = float(np.mean(cfg.member_widths()))
+    d = cfg.n_skills + cfg.n_bits
+    return {"flops": n_samples * (4 * d * width + 6 * width), "bytes": n_samples * 16 * width}
+
+
+def evaluation_seconds(cfg: MLPExperiment, device: torch.device, engine: str | None) -> float:
+    """Time of one evaluation of the whole ensemble (all skills, ``n_eval`` each)."""
+    parts = cfg.parts(device, engine=engine)
+    parts.engine.evaluate()
+    start = time.perf_counter()
+    parts.engine.evaluate()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def bench(name: str, device: torch.device, n_steps: int, ceilings: dict,
+          torch_reference: bool) -> dict | None:
     """One row of the benchmark, or None for experiments that are not MLP ensembles."""
     cfg = experiments.config(name, "paper")
     if not isinstance(cfg, MLPExperiment):
         return None
-    warmup = max(1, n_steps // 10)
-    row = {"name": name, "device": describe_device(device), "steps": n_steps}
-    row.update(time_ensemble(cfg, device, n_steps, warmup, n_seeds))
+    warmup = max(1, n_steps // 5)
+    engine = experiments.default_engine(device, cfg.n_bits)
+    row = {"name": name, "device": describe_device(device), "engine": engine, "steps": n_steps}
+    fast = time_ensemble(cfg, device, n_steps, warmup, engine=engine)
+    members = fast["members"]
+    row.update(members=members, ms_per_step=1e3 * members / fast["model_steps_per_s"],
+               model_steps_per_s=fast["model_steps_per_s"], samples_per_s=fast["samples_per_s"])
+    if torch_reference and engine != "torch":
+        reference = time_ensemble(cfg, device, max(2, n_steps // 5), 1, engine="torch")
+        row["torch_ms_per_step"] = 1e3 * members / reference["model_steps_per_s"]
+        row["speedup_vs_torch_ensemble"] = row["torch_ms_per_step"] / row["ms_per_step"]
     row.update(time_baseline(cfg, device, n_steps, warmup))
     row["speedup"] = row["model_steps_per_s"] / row["baseline_model_steps_per_s"]
+    cost = dense_step_cost(cfg, fast["samples_per_s"] * row["ms_per_step"] / 1e3)
+    roofline = max(cost["flops"] / (ceilings["gemm_gflops"] * 1e9),
+                   cost["bytes"] / (ceilings["memory_gbps"] * 1e9))
+    row.update(dense_gflop_per_step=cost["flops"] / 1e9, dense_mb_per_step=cost["bytes"] / 1e6,
+               roofline_ms=1e3 * roofline, roofline_fraction=1e3 * roofline / row["ms_per_step"])
+    records = len(cfg.record_steps())
+    row["eval_s"] = evaluation_seconds(cfg, device, engine)
+    row["run_minutes"] = (cfg.n_steps * row["ms_per_step"] / 1e3 + records * row["eval_s"]) / 60
     return row
 
 
+COLUMNS = (("experiment", "name", "<13", "s"), ("members", "members", ">8", "d"),
+           ("ms/step", "ms_per_step", ">9", ".1f"), ("torch ms", "torch_ms_per_step", ">10", ".0f"),
+           ("x torch", "speedup_vs_torch_ensemble", ">8", ".1f"),
+           ("model-steps/s", "model_steps_per_s", ">14", ".0f"),
+           ("1-model m-s/s", "baseline_model_steps_per_s", ">14", ".1f"),
+           ("x 1-model", "speedup", ">10", ".0f"), ("roofline ms", "roofline_ms", ">12", ".1f"),
+           ("x roofline", "roofline_fraction", ">11", ".2f"), ("run min", "run_minutes", ">8", ".1f"))
+
+
 def format_table(rows: list[dict]) -> str:
-    header = (f"{'experiment':<14}{'members':>8}{'model-steps/s':>15}{'samples/s':>13}"
-              f"{'baseline m-s/s':>16}{'speedup':>9}")
+    header = "".join(f"{title:{align}}" for title, _, align, _ in COLUMNS)
     lines = [header, "-" * len(header)]
-    lines += [f"{r['name']:<14}{r['members']:>8}{r['model_steps_per_s']:>15.1f}"
-              f"{r['samples_per_s']:>13.3g}{r['baseline_model_steps_per_s']:>16.1f}"
-              f"{r['speedup']:>9.1f}" for r in rows]
+    for row in rows:
+        cells = []
+        for _, key, align, number in COLUMNS:
+            value = row.get(key)
+            cells.append(f"{'-':{align}}" if value is None else f"{value:{align}{number}}")
+        lines.append("".join(cells))
+    total = sum(row["run_minutes"] for row in rows)
+    lines.append(f"estimated time of all runs above: {total:.0f} min")
     return "\n".join(lines)
 
 
@@ -147,24 +231,24 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emergence.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("_build/bench.json"))
-    parser.add_argument("--steps", type=int, default=None,
-                        help="timed steps per measurement (default 50 on GPU, 3 on CPU)")
-    parser.add_argument("--seeds", type=int, default=None,
-                        help="seeds per setting (default: the paper's on GPU, 1 on CPU)")
+    parser.add_argument("--steps", type=int, default=10,
+                        help="timed steps of the default engine per experiment (default 10)")
+    parser.add_argument("--no-torch-reference", action="store_true",
+                        help="skip timing the torch ensemble on the CPU (it is slow)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="experiments to time")
     args = parser.parse_args(argv)
     device = default_device()
-    on_gpu = device.type == "cuda"
-    n_steps = args.steps or (50 if on_gpu else 3)
-    n_seeds = args.seeds if args.seeds is not None else (None if on_gpu else 1)
+    ceilings = machine_ceilings(device)
+    print(f"{describe_device(device)}: fp32 GEMM {ceilings['gemm_gflops']:.0f} GFLOP/s, "
+          f"copy {ceilings['memory_gbps']:.0f} GB/s", flush=True)
     rows = []
     for name in args.only or experiments.names():
-        row = bench(name, device, n_steps, n_seeds)
+        row = bench(name, device, args.steps, ceilings, not args.no_torch_reference)
         if row is None:
             print(f"{name}: not an MLP ensemble, not benchmarked", flush=True)
             continue
-        rows.append(row)
-        print(f"{name}: {row['speedup']:.1f}x", flush=True)
+        rows.append({**row, **ceilings})
+        print(f"{name}: {row['ms_per_step']:.1f} ms/step", flush=True)
     print(format_table(rows))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=1))

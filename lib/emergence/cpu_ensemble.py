@@ -52,9 +52,12 @@ def subset_masks(subsets: torch.Tensor) -> np.ndarray:
 class Layout:
     """Where each member lives: slot ``slot[i]``, lane ``lane[i]``; and each slot's stream.
 
-    ``wide``: one member per slot (lane 0), units on the vector lanes. ``lanes``: consecutive
-    members of equal width share a slot, up to ``rowsum.LANES``; a width's members are split
-    into slots of near-equal size.
+    ``wide``: one member per slot (lane 0), units on the vector lanes. ``lanes``: members in
+    order of width fill the slots ``rowsum.LANES`` at a time, so a slot holds seeds of one width
+    or of two neighbouring ones; its kernels loop over the largest width in the slot, and the
+    narrower members' extra units are masked (zero, and they stay zero). Filling every lane
+    wastes less than rounding each width's seeds up to whole slots (50 seeds of a width would
+    take 64 lanes).
     """
 
     def __init__(self, kind: str, widths: Sequence[int]) -> None:
@@ -66,20 +69,14 @@ class Layout:
             self.slot_width = np.full(len(widths), int(widths.max()))
             self.n_lanes = 1
             return
-        slot, lane, slot_width = [], [], []
-        start = 0
-        while start < len(widths):
-            stop = start
-            while stop < len(widths) and widths[stop] == widths[start]:
-                stop += 1
-            n_slots = -(-(stop - start) // rowsum.LANES)
-            for part in np.array_split(np.arange(start, stop), n_slots):
-                slot += [len(slot_width)] * len(part)
-                lane += list(range(len(part)))
-                slot_width.append(int(widths[start]))
-            start = stop
-        self.slot, self.lane = np.asarray(slot), np.asarray(lane)
-        self.slot_width = np.asarray(slot_width, dtype=np.int64)
+        order = np.argsort(widths, kind="stable")
+        self.slot = np.empty(len(widths), dtype=np.int64)
+        self.lane = np.empty(len(widths), dtype=np.int64)
+        self.slot[order] = np.arange(len(widths)) // rowsum.LANES
+        self.lane[order] = np.arange(len(widths)) % rowsum.LANES
+        n_slots = int(self.slot.max()) + 1
+        self.slot_width = np.zeros(n_slots, dtype=np.int64)
+        np.maximum.at(self.slot_width, self.slot, widths)
         self.n_lanes = rowsum.LANES
 
     @property
@@ -234,6 +231,11 @@ class OnlineBatches:
         self.k = np.zeros((layout.n_slots, batch_size), np.int64)
         self.size = np.full(layout.n_slots, batch_size, np.int64)
         self.stream = np.arange(layout.n_slots)
+        self.n_members = len(layout.slot)
+
+    def batch_sizes(self) -> np.ndarray:
+        """Every member's batch size (the same for all)."""
+        return np.full(self.n_members, self.x.shape[1])
 
     def fill(self, step: int) -> None:
         rowsum.draw_online(self.seed, step, self.n_bits, self.cdf, self.x, self.k)
@@ -270,6 +272,9 @@ class FixedBatches:
         self.k = np.zeros_like(self.x, dtype=np.int64)
         self.size = self.sizes.copy()
         self.stream = np.arange(members)
+
+    def batch_sizes(self) -> np.ndarray:
+        return self.sizes
 
     def fill(self, step: int) -> None:
         epoch, offset = np.divmod(step, self.steps_per_epoch)

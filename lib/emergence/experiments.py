@@ -483,7 +483,8 @@ def _quick_fallback(name: str, device, progress: bool) -> Result:
 
     warning = (f"No stored paper-scale result for '{name}' and no GPU: the figures below come "
                f"from the small 'quick' configuration, which shows the phenomenon but not the "
-               f"paper's numbers. Run `make results` on a GPU to fill the results store.")
+               f"paper's numbers. Run `make results` (two CPU cores suffice) to fill the results "
+               f"store.")
     warning_box(warning)
     return _compute(config(name, "quick"), device, progress, "quick-fallback", warning)
 

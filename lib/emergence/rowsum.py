@@ -145,6 +145,17 @@ def targets(x, k, stream, masks, scale, y):
                 y[a, b, c] = scale[a, c] * sign
 
 
+@njit(inline="always")
+def _zigzag(j, n):
+    """The ``j``-th job of ``n`` in the order 0, n-1, 1, n-2, ...
+
+    Jobs are laid out with their cost growing along the index (members by data size, slots by
+    width), and ``prange`` hands each thread one contiguous range of iterations; in this order
+    every range holds cheap and dear jobs alike, so the threads finish together.
+    """
+    return j // 2 if j % 2 == 0 else n - 1 - j // 2
+
+
 # --- tables ------------------------------------------------------------------------------------
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -251,7 +262,8 @@ def wide_forward(table, control, w2, x, k, stream, size, partial):
     """``partial[a, block, b]``: each block of units' share of member a's output on sample b."""
     n_slots, _, _, n_units = table.shape
     n_blocks = (n_units + BLOCK - 1) // BLOCK
-    for job in prange(n_slots * n_blocks):
+    for j in prange(n_slots * n_blocks):
+        job = _zigzag(j, n_slots * n_blocks)
         a, blk = job // n_blocks, job % n_blocks
         lo = blk * BLOCK
         hi = min(lo + BLOCK, n_units)
@@ -271,7 +283,8 @@ def wide_forward(table, control, w2, x, k, stream, size, partial):
 def wide_residual(partial, b2, y, size, delta, loss, gb2):
     """Outputs, the per-member mean-squared error and ``delta = dLoss/dOutput``."""
     n_slots, n_blocks, _ = partial.shape
-    for a in prange(n_slots):
+    for j in prange(n_slots):
+        a = _zigzag(j, n_slots)
         weight = np.float32(1.0) / np.float32(size[a])
         total, grad = np.float32(0.0), np.float32(0.0)
         for b in range(size[a]):
@@ -291,7 +304,8 @@ def wide_backward(table, control, w2, x, k, stream, size, delta, table_grad, con
     """Gradient tables and ``gw2`` from ``delta``; pre-activations are recomputed per block."""
     n_slots, _, _, n_units = table.shape
     n_blocks = (n_units + BLOCK - 1) // BLOCK
-    for job in prange(n_slots * n_blocks):
+    for j in prange(n_slots * n_blocks):
+        job = _zigzag(j, n_slots * n_blocks)
         a, blk = job // n_blocks, job % n_blocks
         lo = blk * BLOCK
         hi = min(lo + BLOCK, n_units)
@@ -363,7 +377,8 @@ def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, contr
     """
     n_slots, _, _, n_units = table.shape
     scale = np.float32(2.0) / np.float32(batch)
-    for a in prange(n_slots):
+    for j in prange(n_slots):
+        a = _zigzag(j, n_slots)
         n = widths[a] * LANES
         h = np.empty(n_units, np.float32)
         dh = np.empty(n_units, np.float32)
@@ -400,7 +415,8 @@ def lanes_scores(table, control, w2, b2, widths, x, k, n_done, masks, scale, sum
     """Evaluation of every group on a shared chunk (stream 0), summed into ``sums[a, c, skill]``
     as in :func:`wide_scores`."""
     n_slots, _, _, n_units = table.shape
-    for a in prange(n_slots):
+    for j in prange(n_slots):
+        a = _zigzag(j, n_slots)
         n = widths[a] * LANES
         h = np.empty(n_units, np.float32)
         out = np.empty(LANES, np.float32)
