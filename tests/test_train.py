@@ -137,7 +137,8 @@ def tiny_run(lr=(0.05, 0.05, 0.05), n_steps=60, **kwargs):
     opt = MemberOptimizer(model.parameters(), "sgd")
     rates = np.asarray(lr)
     engine = TorchEnsemble(model, opt, data, SkillEvaluator(smp, 32, seed=2))
-    return train(engine, lambda step: rates, n_steps, [0, n_steps // 2, n_steps], name="tiny", loss_limit=1e4, **kwargs)
+    return train(engine, lambda step: rates, n_steps, [0, n_steps // 2, n_steps], name="tiny",
+                 loss_limit=1e4, **kwargs)
 
 
 def test_training_is_deterministic_and_shapes_are_right():

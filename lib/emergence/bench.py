@@ -210,7 +210,8 @@ COLUMNS = (("experiment", "name", "<13", "s"), ("members", "members", ">8", "d")
            ("model-steps/s", "model_steps_per_s", ">14", ".0f"),
            ("1-model m-s/s", "baseline_model_steps_per_s", ">14", ".1f"),
            ("x 1-model", "speedup", ">10", ".0f"), ("roofline ms", "roofline_ms", ">12", ".1f"),
-           ("x roofline", "roofline_fraction", ">11", ".2f"), ("run min", "run_minutes", ">8", ".1f"))
+           ("x roofline", "roofline_fraction", ">11", ".2f"),
+           ("run min", "run_minutes", ">8", ".1f"))
 
 
 def format_table(rows: list[dict]) -> str:
