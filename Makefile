@@ -26,8 +26,8 @@ help:
 	@echo "make test          unit tests, every chapter run by nbval, then test-site (quick profile)"
 	@echo "make test-site     build the site in the quick profile and check every page in Chromium"
 	@echo "make lint          ruff over lib/, tests/ and the notebooks"
-	@echo "make results       paper-scale experiments on a GPU, written to book/results/ (EXP=name for one)"
-	@echo "make bench         speed of each experiment against a one-model-at-a-time loop"
+	@echo "make results       paper-scale experiments (CPU engine on 2 cores, or a GPU), into book/results/ (EXP=name for one)"
+	@echo "make bench         speed of each engine per experiment: CPU engine, torch ensemble, one-model loop, roofline"
 
 venv: $(STAMP)
 

@@ -288,7 +288,7 @@ def test_named_configs_and_registry():
 
 def test_sweep_cli_smoke(tmp_path, monkeypatch):
     """The GPU sweep's command line runs a capped run and writes its arrays and summary."""
-    import emergence.transformer as module
+    import emergence.transformer.experiments as module  # main looks the sweep up here
     tiny = TransformerConfig(**TINY)
     monkeypatch.setattr(module, "research_sweep", lambda: {"tiny": tiny})
     (summary,) = module.main(["--only", "tiny", "--out", str(tmp_path), "--max-steps", "4"])

@@ -15,7 +15,10 @@ Experiments, built on them:
 
 - :mod:`emergence.models`: batched ensembles of two-layer ReLU networks;
 - :mod:`emergence.train`: the batched trainer (device-side data, optimisers, R_k measurement);
-- :mod:`emergence.transformer`: the batched transformer of the last chapter;
+- :mod:`emergence.cpu_ensemble` and :mod:`emergence.rowsum`: the CPU engine, which trains the
+  same ensembles on two cores with row-sum kernels (numba), chosen by default on the CPU;
+- :mod:`emergence.transformer`: the batched transformer of the last chapter (model, data,
+  training loop, config, named experiments);
 - :mod:`emergence.experiments`: the named experiments and ``run_or_load``;
 - :mod:`emergence.fits`: calibration fits with uncertainties, power-law fits;
 - :mod:`emergence.results` and :mod:`emergence.bench`: ``make results`` and ``make bench``.

@@ -295,7 +295,7 @@ def _time(name: str, n_skills: int, profile: str) -> TimeExperiment:
         optimizer="sgd", lr=0.02 if paper else 0.05, weight_decay=0.0,
         width=1000 if paper else 128, batch_size=4000 if paper else 256,
         n_steps=(5_000 if one else 30_000) if paper else (500 if one else 2_000),
-        record_every=50 if paper else (10 if one else 20), n_seeds=10 if paper else 3,
+        record_every=50 if paper else (10 if one else 20), n_seeds=10 if paper else 6,
         n_eval=20_000 if paper else 2_000)
 
 
@@ -304,7 +304,7 @@ def make_mlp_time(profile: str) -> TimeExperiment:
     R_k every 50 steps, 10 seeds (the authors' plotted runs; about 1 minute on an H100).
 
     Quick: 12 skill bits, m = 2, SGD lr 0.05, width 128, batch 256, 2,000 steps, R_k every 20
-    steps, 3 seeds, 2,000 evaluation samples per skill (so that the emergence threshold 0.05
+    steps, 6 seeds, 2,000 evaluation samples per skill (so that the emergence threshold 0.05
     stands over four standard errors above the measurement noise; see
     :func:`emergence.fits.strength_standard_error`). Skills 1 to 4 emerge one after the other
     and skill 5 starts to.
