@@ -19,6 +19,12 @@ beats it because it does not multiply by 0/1 inputs at all. ``run_minutes`` esti
 paper run from the measured step and evaluation times. Results are printed as a table and
 written as a JSON list.
 
+``make bench`` runs it with glibc's allocator told to keep and reuse freed memory
+(``MALLOC_MMAP_MAX_=0`` and high trim and top-pad thresholds): the torch paths allocate large
+activations every step, and without these settings half of their time goes to page faults.
+The row-sum engine allocates nothing per step, so the settings give the references their best
+case. The settings in force are recorded in each row (``malloc``).
+
 Timings are taken in one process, interleaved engine by engine; when something else shares
 the cores (a background ``make results``), the ratios stay meaningful and the absolute times
 grow, so say what was running next to any figure you quote.
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -248,7 +255,8 @@ def main(argv=None) -> int:
         if row is None:
             print(f"{name}: not an MLP ensemble, not benchmarked", flush=True)
             continue
-        rows.append({**row, **ceilings})
+        malloc = {key: value for key, value in os.environ.items() if key.startswith("MALLOC_")}
+        rows.append({**row, **ceilings, "malloc": malloc})
         print(f"{name}: {row['ms_per_step']:.1f} ms/step", flush=True)
     print(format_table(rows))
     args.out.parent.mkdir(parents=True, exist_ok=True)
