@@ -301,7 +301,8 @@ def _time(name: str, n_skills: int, profile: str) -> TimeExperiment:
 
 def make_mlp_time(profile: str) -> TimeExperiment:
     """Fig. 1(a): 5 skills, SGD lr 0.02, init std 0.01, width 1000, batch 4000, 30,000 steps,
-    R_k every 50 steps, 10 seeds (the authors' plotted runs; about 1 minute on an H100).
+    R_k every 50 steps, 10 seeds (the authors' plotted runs). Run time: see ``make bench``
+    (its ``run min`` column) and the stored entry's provenance (``wall_s``).
 
     Quick: 12 skill bits, m = 2, SGD lr 0.05, width 128, batch 256, 2,000 steps, R_k every 20
     steps, 6 seeds, 2,000 evaluation samples per skill (so that the emergence threshold 0.05
@@ -334,7 +335,6 @@ def make_mlp_data(profile: str) -> DataExperiment:
     0.001, width 1000, steps per epoch max(1, D // 2000), 5 seeds per D, D on a log grid from
     500 to 35,000 (the paper's range, 9 points). 50,000 steps: the earlier GPU measurement found
     every D converged by then (the authors ran 100,000 epochs, a D-dependent number of steps).
-    About 2.5 minutes on an H100.
 
     Quick: 12 skill bits, m = 2, init std 0.01 and lr 0.1 (so 0.05 after the epoch-0 halving:
     escapes the small-init plateau within a few hundred steps), width 64, batch 200, halving
@@ -348,7 +348,7 @@ def make_mlp_data(profile: str) -> DataExperiment:
 
 def make_calib_data(profile: str) -> DataExperiment:
     """Fig. 11(b): one skill, D = 100, 200, ..., 2000 (full batch), 30,000 steps (the authors'
-    30,000 epochs), 5 seeds per D, otherwise as ``mlp_data`` (about 2.5 minutes on an H100).
+    30,000 epochs), 5 seeds per D, otherwise as ``mlp_data``.
     Quick: as quick ``mlp_data`` with D from 10 to 320."""
     profile = check_profile(profile)
     grid = tuple(range(100, 2001, 100)) if profile == "paper" else (10, 20, 40, 80, 160, 320)
@@ -374,9 +374,8 @@ def make_mlp_params(profile: str) -> ParamsExperiment:
     script's Adam lr 0.05 with init std 0.05 kills most ReLU units (inputs are >= 0, a few large
     steps push the biases negative) and does not give Fig. 1(c); the paper text's lr 0.001
     learns about 10x slower; lr 0.01 gives the figure's shape but is still changing at 100,000
-    steps, hence 200,000 (about 10 minutes on an H100 for the 1,000 members, estimated from
-    640 members at about 2 ms per step; checkpoints carry it across sessions). The weight decay
-    of the plotted runs is not known, so none is used.
+    steps, hence 200,000 (hours on two CPU cores, see ``make bench``; checkpoints carry it
+    across sessions). The weight decay of the plotted runs is not known, so none is used.
 
     Quick: 12 skill bits, m = 2, Adam lr 0.02, widths 1, 2, 3, 4, 6, 8, 12, 16, batch 256,
     2,000 steps, 3 seeds. Single runs vary a lot, as in the paper's Table 5: with m = 2 a narrow
@@ -389,7 +388,7 @@ def make_mlp_params(profile: str) -> ParamsExperiment:
 
 def make_calib_params(profile: str) -> ParamsExperiment:
     """Fig. 11(c): one skill, widths 1..12, 32 seeds, 50,000 steps, otherwise as ``mlp_params``
-    (about 1.5 minutes on an H100). Quick: widths 1, 2, 3, 4, 6, 8, otherwise as quick
+    Quick: widths 1, 2, 3, 4, 6, 8, otherwise as quick
     ``mlp_params``."""
     profile = check_profile(profile)
     widths = tuple(range(1, 13)) if profile == "paper" else (1, 2, 3, 4, 6, 8)
