@@ -155,7 +155,8 @@ def test_quick_calibration_experiments_learn_their_skill(name):
 def test_run_or_load_quick_is_computed_and_never_stored(registered, tmp_path):
     res = experiments.run_or_load(registered, "quick", root=tmp_path)
     assert res.source == "computed" and res.warning is None
-    assert res.arrays["strength"].shape == (3, 3, 5) and res.config["profile"] == "quick"
+    assert res.arrays["strength"].shape == (3, tiny("quick").n_seeds, 5)
+    assert res.config["profile"] == "quick"
     assert not any(tmp_path.iterdir())
 
 
@@ -167,6 +168,23 @@ def test_run_or_load_falls_back_to_quick_with_a_visible_warning(registered, tmp_
     assert res.config["profile"] == "quick"
     assert "WARNING" in capsys.readouterr().out
     assert not any(tmp_path.iterdir())
+
+
+def test_matched_runs_come_from_one_task(registered, tmp_path, monkeypatch):
+    experiments.register("_tiny2", lambda profile: dataclasses.replace(tiny(profile),
+                                                                       name="_tiny2"))
+    try:
+        stored = experiments.run_or_load(registered, "paper", device="cpu", root=tmp_path)
+        assert stored.config["profile"] == "paper"
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        calib, net = experiments.run_or_load_matched(registered, "_tiny2", "paper",
+                                                     root=tmp_path)
+        assert calib.config["profile"] == net.config["profile"] == "quick"
+        assert "same task" in calib.warning and net.source == "quick-fallback"
+        both = experiments.run_or_load_matched(registered, registered, "paper", root=tmp_path)
+        assert [run.source for run in both] == ["store", "store"]
+    finally:
+        experiments._REGISTRY.pop("_tiny2", None)
 
 
 def test_run_or_load_paper_computes_stores_then_loads(registered, tmp_path):

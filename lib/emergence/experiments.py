@@ -469,6 +469,27 @@ def run_or_load(name: str, profile: str | None = None, device=None, root=None,
     return result
 
 
+def run_or_load_matched(calibration: str, target: str, profile: str | None = None, device=None,
+                        root=None, progress: bool = False) -> tuple[Result, Result]:
+    """The run a constant is calibrated on and the run it predicts, both from the same task.
+
+    A constant calibrated on one task says nothing about another, so when either run has no
+    stored paper-scale result and falls back to the quick profile, the other is taken from the
+    quick profile as well, with a warning that says so (in ``Result.warning``).
+    """
+    names = (calibration, target)
+    runs = [run_or_load(name, profile, device, root, progress) for name in names]
+    if runs[0].config["profile"] == runs[1].config["profile"]:
+        return runs[0], runs[1]
+    warning = (f"'{calibration}' and '{target}' must come from the same task, and one of them "
+               f"has no stored paper-scale result: both are taken from the quick profile.")
+    for i, run in enumerate(runs):
+        if run.config["profile"] != "quick":
+            runs[i] = dataclasses.replace(run_or_load(names[i], "quick", device, root, progress),
+                                          warning=warning)
+    return runs[0], runs[1]
+
+
 def _compute(cfg, device, progress, source: str, warning: str | None = None) -> Result:
     device = torch.device(device if device is not None else default_device())
     start = time.perf_counter()
