@@ -1,4 +1,4 @@
-"""The CPU engine: an MLP experiment's whole ensemble trained by the kernels of :mod:`emergence.rowsum`.
+"""The CPU engine: an MLP experiment's ensemble trained by :mod:`emergence.rowsum`'s kernels.
 
 :class:`RowSumEnsemble` holds every member's weights in one of the two layouts of
 :mod:`emergence.rowsum` (``"wide"``: lanes over a member's units; ``"lanes"``: lanes over seeds
