@@ -14,8 +14,10 @@ It reports ms per step, model-steps per second (members x steps / s), the ratios
 roofline: the arithmetic and memory traffic that a *dense* implementation of the step needs
 (every multiplication of layer 1 done, the (members x batch x width) activations written and
 read once each way) set against the machine's measured fp32 GEMM rate and memory bandwidth.
-``roofline_ms`` is the least time a dense step could take on this machine; the row-sum engine
-beats it because it does not multiply by 0/1 inputs at all. ``run_minutes`` estimates a whole
+``roofline_ms`` is the least time a dense step could take on this machine, and
+``roofline_fraction`` is that time over the measured one: above 1, the engine beats any dense
+implementation (the row-sum engine skips the multiplications by 0/1 inputs, but pays in
+scattered memory traffic instead). ``run_minutes`` estimates a whole
 paper run from the measured step and evaluation times. Results are printed as a table and
 written as a JSON list.
 
