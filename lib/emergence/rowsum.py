@@ -257,16 +257,22 @@ def _scatter(dh, cg, q, n):
 
 # --- the wide layout: lanes over hidden units ----------------------------------------------------
 
+@njit(inline="always")
+def _block_job(j, n_slots, n_blocks, n_units):
+    """Job ``j`` of the wide kernels (in zigzag order): its member, block and unit range."""
+    job = _zigzag(j, n_slots * n_blocks)
+    blk = job % n_blocks
+    lo = blk * BLOCK
+    return job // n_blocks, blk, lo, min(lo + BLOCK, n_units)
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def wide_forward(table, control, w2, x, k, stream, size, partial):
     """``partial[a, block, b]``: each block of units' share of member a's output on sample b."""
     n_slots, _, _, n_units = table.shape
     n_blocks = (n_units + BLOCK - 1) // BLOCK
     for j in prange(n_slots * n_blocks):
-        job = _zigzag(j, n_slots * n_blocks)
-        a, blk = job // n_blocks, job % n_blocks
-        lo = blk * BLOCK
-        hi = min(lo + BLOCK, n_units)
+        a, blk, lo, hi = _block_job(j, n_slots, n_blocks, n_units)
         s = stream[a]
         w = w2[a, lo:hi]
         for b in range(size[a]):
@@ -305,10 +311,7 @@ def wide_backward(table, control, w2, x, k, stream, size, delta, table_grad, con
     n_slots, _, _, n_units = table.shape
     n_blocks = (n_units + BLOCK - 1) // BLOCK
     for j in prange(n_slots * n_blocks):
-        job = _zigzag(j, n_slots * n_blocks)
-        a, blk = job // n_blocks, job % n_blocks
-        lo = blk * BLOCK
-        hi = min(lo + BLOCK, n_units)
+        a, blk, lo, hi = _block_job(j, n_slots, n_blocks, n_units)
         n = hi - lo
         s = stream[a]
         w = w2[a, lo:hi]
