@@ -1,6 +1,7 @@
 """The batched trainer: optimizers equal torch.optim per network, samplers, evaluation,
 divergence errors, and checkpoint/resume giving the same run as an uninterrupted one."""
 
+import re
 import time
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from emergence.models import MLPEnsemble
 from emergence.tasks import SparseParityTask
 from emergence.train import (
+    CheckpointError,
     FixedDataset,
     MemberOptimizer,
     OnlineStream,
@@ -20,7 +22,9 @@ from emergence.train import (
     TrainingPaused,
     constant_lr,
     halving_lr,
+    load_checkpoint,
     member_subsets,
+    save_checkpoint,
     train,
     train_step,
 )
@@ -181,7 +185,7 @@ def test_resume_from_checkpoint_gives_the_uninterrupted_run(tmp_path):
             tiny_run(n_steps=60, checkpoint=path, checkpoint_seconds=-1, check_every=20)
     finally:
         OnlineStream.batch = original
-    assert path.exists() and torch.load(path, weights_only=True)["step"] == 40
+    assert path.exists() and load_checkpoint(path, "", "cpu")["step"] == 40
     resumed = tiny_run(n_steps=60, checkpoint=path, checkpoint_seconds=-1, check_every=20)
     np.testing.assert_array_equal(resumed["strength"], reference["strength"])
     assert not list(tmp_path.glob("*.tmp*"))
@@ -191,8 +195,53 @@ def test_checkpoint_of_another_config_is_refused(tmp_path):
     path = tmp_path / "ck.pt"
     tiny_run(n_steps=20, checkpoint=path, checkpoint_seconds=-1, check_every=10,
              checkpoint_key="a")
-    with pytest.raises(ValueError, match="another configuration"):
+    with pytest.raises(CheckpointError, match="another configuration"):
         tiny_run(n_steps=20, checkpoint=path, checkpoint_key="b")
+
+
+def test_every_damaged_byte_of_a_checkpoint_is_caught(tmp_path):
+    path = tmp_path / "ck.pt"
+    tiny_run(n_steps=20, checkpoint=path, checkpoint_seconds=-1, check_every=10)
+    good = path.read_bytes()
+    for offset in np.linspace(0, len(good) - 1, 25).astype(int):
+        damaged = bytearray(good)
+        damaged[offset] ^= 0x5A
+        path.write_bytes(bytes(damaged))
+        with pytest.raises(CheckpointError, match=re.escape(str(path))):
+            tiny_run(n_steps=20, checkpoint=path)
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(CheckpointError, match="damaged|truncated"):
+        tiny_run(n_steps=20, checkpoint=path)
+
+
+def test_a_checkpoint_past_the_last_step_is_refused(tmp_path):
+    path = tmp_path / "ck.pt"
+    tiny_run(n_steps=40, checkpoint=path, checkpoint_seconds=-1, check_every=20,
+             deadline=time.monotonic() + 3600)
+    state = load_checkpoint(path, "", "cpu")
+    save_checkpoint(path, {**state, "step": 60})
+    with pytest.raises(CheckpointError, match="past the run's 40 steps"):
+        tiny_run(n_steps=40, checkpoint=path)
+
+
+def test_a_failed_checkpoint_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("emergence.train.os.fsync", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        save_checkpoint(tmp_path / "ck.pt", {"key": "", "step": 0})
+    assert not any(tmp_path.iterdir())
+
+
+def test_wall_time_adds_up_over_resumed_sessions(tmp_path):
+    path = tmp_path / "ck.pt"
+    with pytest.raises(TrainingPaused):
+        tiny_run(n_steps=60, checkpoint=path, check_every=20, deadline=time.monotonic() - 1)
+    state = load_checkpoint(path, "", "cpu")
+    save_checkpoint(path, {**state, "wall_s": 1000.0})
+    resumed = tiny_run(n_steps=60, checkpoint=path, check_every=20)
+    assert 1000.0 < float(resumed["wall_s"]) < 1100.0
 
 
 def test_train_step_returns_member_losses():

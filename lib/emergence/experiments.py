@@ -156,7 +156,8 @@ class MLPExperiment:
 
     def run(self, device=None, progress: bool | None = False, checkpoint=None,
             deadline: float | None = None, engine: str | None = None) -> dict:
-        """Train the whole ensemble and return this experiment's arrays (see ENGINE contract).
+        """Train the whole ensemble and return this experiment's arrays (see ENGINE contract),
+        plus ``wall_s``, the training wall time summed over the sessions of a resumed run.
 
         ``engine``: ``"rowsum"`` (the CPU engine, default on the CPU) or ``"torch"``.
         ``checkpoint`` (a path) makes the run resumable; ``deadline`` (``time.monotonic()``)
@@ -165,11 +166,11 @@ class MLPExperiment:
         device = torch.device(device if device is not None else default_device())
         parts = self.parts(device, engine=engine)
         engine = type(parts.engine).__name__
-        key = store.config_key({**self.to_dict(), "engine": engine})
+        key = store.config_key({**self.to_dict(), "engine": engine, "code": store.code_digest()})
         records = train(parts.engine, parts.lr_schedule, self.n_steps, self.record_steps(),
                         name=self.name, loss_limit=1e4 * self.scale**2, progress=progress,
                         checkpoint=checkpoint, checkpoint_key=key, deadline=deadline)
-        return self.arrange(records, parts)
+        return {**self.arrange(records, parts), "wall_s": records["wall_s"]}
 
     def arrange(self, records: dict, parts: Parts) -> dict:
         raise NotImplementedError
@@ -404,8 +405,7 @@ def register(name: str, make: Callable[[str], object], stored: bool = True) -> N
     registered so that anyone can run it by name, but not run by ``make results`` and not
     required in the results store.
     """
-    if not isinstance(name, str) or not name or any(c in name for c in "/\\ "):
-        raise ValueError(f"name must be a non-empty string without slashes or spaces, got {name!r}")
+    store.check_name(name)
     if not callable(make):
         raise ValueError(f"make must be callable as make(profile), got {make!r}")
     _REGISTRY[name] = make
@@ -458,9 +458,12 @@ def run_or_load(name: str, profile: str | None = None, device=None, root=None,
     profile = active_profile() if profile is None else check_profile(profile)
     cfg = config(name, profile)
     if profile == "paper":
-        if store.exists(name, cfg.to_dict(), root):
+        state, why = store.status(name, cfg.to_dict(), root)
+        if state == "complete":
             arrays, meta = store.load(name, cfg.to_dict(), root)
             return Result(arrays, cfg.to_dict(), "store", None, meta)
+        if state != "missing":
+            raise store.EntryError(f"the stored result of {name!r} is {state}: {why}")
         if device is None and not torch.cuda.is_available():
             return _quick_fallback(name, device, progress)
     result = _compute(cfg, device, progress, "computed")

@@ -23,6 +23,8 @@ Pieces, each small and swappable:
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import sys
 import time
@@ -398,7 +400,8 @@ def train(engine, lr_schedule, n_steps: int, record_steps: Sequence[int], *, nam
     """Train every member of ``engine`` for ``n_steps``, evaluating at ``record_steps``.
 
     ``engine`` is a :class:`TorchEnsemble` or a :class:`emergence.cpu_ensemble.RowSumEnsemble`.
-    Returns numpy arrays ``steps`` (n_rec,), ``strength`` and ``loss`` (n_rec, M, n_s).
+    Returns numpy arrays ``steps`` (n_rec,), ``strength`` and ``loss`` (n_rec, M, n_s), and
+    ``wall_s`` (0-d): the training wall time, summed over the sessions of a resumed run.
     ``lr_schedule(step)`` gives the ``(M,)`` learning rates. A member whose training loss is
     non-finite or above ``loss_limit`` stops the run with :class:`TrainingDiverged` naming
     ``name`` and the member (checked every ``check_every`` steps and at the end).
@@ -415,6 +418,9 @@ def train(engine, lr_schedule, n_steps: int, record_steps: Sequence[int], *, nam
     loop = _Loop(engine, lr_schedule, record_steps, name, loss_limit)
     if checkpoint is not None and Path(checkpoint).exists():
         loop.load(checkpoint, checkpoint_key)
+        if loop.step > n_steps:
+            raise CheckpointError(f"checkpoint {checkpoint} is at step {loop.step}, past the "
+                                  f"run's {n_steps} steps; delete it to start the run over")
     show = sys.stdout.isatty() if progress is None else progress
     return _run_loop(loop, n_steps, checkpoint, checkpoint_key, checkpoint_seconds,
                      check_every, _progress_bar(n_steps, loop.step, name) if show else None,
@@ -469,6 +475,7 @@ class _Loop:
         self.bad = None
         self.bad_eval = np.zeros(engine.n_members, dtype=bool)
         self.step, self.n_recorded = 0, 0
+        self.wall_before, self.started = 0.0, time.perf_counter()
 
     def record_if_due(self) -> None:
         if self.n_recorded < len(self.record_steps) and \
@@ -493,40 +500,82 @@ class _Loop:
                 f"experiment {self.name!r}: member {member} diverged (training loss non-finite "
                 f"or above {self.loss_limit:g}) by step {self.step}; lower the learning rate")
 
+    def wall_s(self) -> float:
+        """Training wall time so far, over every session that resumed this run."""
+        return self.wall_before + time.perf_counter() - self.started
+
     def results(self) -> dict[str, np.ndarray]:
         self.check()
         return {"steps": self.record_steps.copy(), "strength": self.strength.copy(),
-                "loss": self.loss.copy()}
+                "loss": self.loss.copy(), "wall_s": np.asarray(self.wall_s())}
 
     def save(self, path, key: str) -> None:
         state = {"key": key, "step": self.step, "n_recorded": self.n_recorded,
                  "strength": torch.from_numpy(self.strength), "loss": torch.from_numpy(self.loss),
-                 "engine": self.engine.state_dict()}
+                 "engine": self.engine.state_dict(), "wall_s": self.wall_s()}
         save_checkpoint(path, state)
 
     def load(self, path, key: str) -> None:
         state = load_checkpoint(path, key, "cpu")
         self.step, self.n_recorded = int(state["step"]), int(state["n_recorded"])
+        self.wall_before, self.started = float(state["wall_s"]), time.perf_counter()
         self.strength[...] = state["strength"].numpy()
         self.loss[...] = state["loss"].numpy()
         self.engine.load_state_dict(state["engine"])
 
 
+CHECKPOINT_MAGIC = b"emergence checkpoint v1\n"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed from: damaged, foreign, or from other code. The
+    message names the file; deleting it starts the run over."""
+
+
 def save_checkpoint(path: str | Path, state: dict) -> None:
-    """Write a training state (tensors, numbers, lists, dicts) atomically to ``path``."""
+    """Write a training state (tensors, numbers, lists, dicts) atomically to ``path``.
+
+    The file is a header, the SHA-256 of the payload and the payload (``torch.save``'s zip,
+    read back without pickle), so :func:`load_checkpoint` notices any damaged byte. A failed
+    write (a full disk) removes its temporary file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(CHECKPOINT_MAGIC + hashlib.sha256(payload).digest() + payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: str | Path, key: str, device) -> dict:
-    """Read a state written by :func:`save_checkpoint` (no pickle); refuse another config's."""
-    state = torch.load(path, map_location=device, weights_only=True)
-    if state["key"] != key:
-        raise ValueError(f"checkpoint {path} belongs to another configuration "
-                         f"(key {state['key']!r}, expected {key!r}); delete it to start over")
+    """Read a state written by :func:`save_checkpoint`; raise :class:`CheckpointError` for a
+    damaged file or one made for another config or by other code (``key`` differs)."""
+    data = Path(path).read_bytes()
+    head = len(CHECKPOINT_MAGIC)
+    payload = data[head + 32:]
+    advice = "delete it to start the run over"
+    if not data.startswith(CHECKPOINT_MAGIC) or len(data) < head + 32:
+        raise CheckpointError(f"checkpoint {path} is not a checkpoint of this package, or is "
+                              f"truncated; {advice}")
+    if hashlib.sha256(payload).digest() != data[head:head + 32]:
+        raise CheckpointError(f"checkpoint {path} is damaged (its digest does not match); "
+                              f"{advice}")
+    try:
+        state = torch.load(io.BytesIO(payload), map_location=device, weights_only=True)
+    except Exception as error:  # any unpickling or zip error means an unusable file
+        raise CheckpointError(f"checkpoint {path} cannot be read ({error}); {advice}") from None
+    found = state.get("key") if isinstance(state, dict) else None
+    if found != key:
+        raise CheckpointError(f"checkpoint {path} belongs to another configuration or to other "
+                              f"code (key {found!r}, expected {key!r}); {advice}")
     return state
 
 

@@ -16,7 +16,13 @@ import numpy as np
 import torch
 
 from .. import store
-from ..train import TrainingDiverged, TrainingPaused, load_checkpoint, save_checkpoint
+from ..train import (
+    CheckpointError,
+    TrainingDiverged,
+    TrainingPaused,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 _CHECK_EVERY = 100           # steps between divergence checks (and checkpoint chances)
 _EVAL_ELEMENTS = {"cpu": 2**20, "cuda": 2**26}   # residual-stream numbers per evaluation chunk
@@ -69,7 +75,7 @@ class _Run:
         self.records = {"strength": [], "loss": [], "train_loss": []}
         self.running: list[torch.Tensor] = []
         self.step, self.wall_before = 0, 0.0
-        self.key = store.config_key(cfg.to_dict())
+        self.key = store.config_key({**cfg.to_dict(), "code": store.code_digest()})
         self.started = time.perf_counter()
 
     def advance(self, progress: bool) -> bool:
@@ -166,3 +172,6 @@ class _Run:
         self.data_gen.set_state(state["data_gen"].cpu())
         self.records, self.running = state["records"], state["running"]
         self.step, self.wall_before = int(state["step"]), float(state["wall_s"])
+        if self.step > self.cfg.n_steps:
+            raise CheckpointError(f"checkpoint {path} is at step {self.step}, past the run's "
+                                  f"{self.cfg.n_steps} steps; delete it to start the run over")
