@@ -238,3 +238,19 @@ def test_schema_one_entries_are_migrated_with_their_arrays_unchanged(tmp_path):
     assert npz_path.read_bytes() == before
     arrays, meta = store.load("demo", config, tmp_path)
     assert meta["schema"] == store.SCHEMA_VERSION and meta["config"]["scale"] == 5
+
+
+def test_non_finite_arrays_are_refused_unless_declared_placeholders(tmp_path):
+    config, meta = CONFIG, {"tag": 0}
+    bad = {"strength": np.array([0.5, np.nan]), "train_loss": np.array([np.nan, 1.0])}
+    with pytest.raises(ValueError, match="'strength' holds 1 non-finite"):
+        store.save("demo", config, bad, meta, root=tmp_path, nan_arrays=("train_loss",))
+    with pytest.raises(ValueError, match="'train_loss'"):
+        store.save("demo", config, {"train_loss": bad["train_loss"]}, meta, root=tmp_path)
+    with pytest.raises(ValueError, match="'strength' holds 1 non-finite"):
+        store.save("demo", config, {"strength": np.array([np.inf])}, meta, root=tmp_path,
+                   nan_arrays=("strength",))
+    store.save("demo", config, {"train_loss": bad["train_loss"]}, meta, root=tmp_path,
+               nan_arrays=("train_loss",))
+    arrays, stored = store.load("demo", config, tmp_path)
+    assert np.isnan(arrays["train_loss"][0]) and stored["nan_arrays"] == ["train_loss"]

@@ -296,3 +296,11 @@ def test_sweep_cli_smoke(tmp_path, monkeypatch):
     assert np.load(tmp_path / "tiny.npz")["strength"].shape[1:] == (2, 3)
     with pytest.raises(ValueError, match="--only"):
         module.main(["--only", "nope", "--out", str(tmp_path)])
+
+
+def test_divergence_is_caught_at_the_last_step_too():
+    from emergence.train import TrainingDiverged
+
+    cfg = TransformerConfig(**{**TINY, "n_steps": 99, "record_every": 33, "lr": 50.0})
+    with pytest.raises(TrainingDiverged, match="transformer_time"):
+        cfg.run("cpu")

@@ -468,7 +468,7 @@ def run_or_load(name: str, profile: str | None = None, device=None, root=None,
             return _quick_fallback(name, device, progress)
     result = _compute(cfg, device, progress, "computed")
     if profile == "paper":
-        _try_save(name, result, root)
+        _try_save(name, result, root, getattr(cfg, "nan_arrays", ()))
     return result
 
 
@@ -512,9 +512,10 @@ def _quick_fallback(name: str, device, progress: bool) -> Result:
     return _compute(config(name, "quick"), device, progress, "quick-fallback", warning)
 
 
-def _try_save(name: str, result: Result, root) -> None:
+def _try_save(name: str, result: Result, root, nan_arrays: tuple[str, ...]) -> None:
     try:
-        store.save(name, result.config, result.arrays, result.provenance, root)
+        store.save(name, result.config, result.arrays, result.provenance, root,
+                   nan_arrays=nan_arrays)
     except OSError as error:  # a read-only checkout still gets its figures
         warnings.warn(f"could not write {name} to the results store: {error}", stacklevel=3)
 

@@ -96,7 +96,8 @@ def run_one(name: str, device: torch.device, args: argparse.Namespace,
     arrays = cfg.run(device, **options)
     wall = float(arrays.get("wall_s", time.perf_counter() - start))
     meta = store.provenance(config, device, wall, engine=engine)
-    path = store.save(name, config, arrays, meta, args.root, overwrite=args.overwrite)
+    path = store.save(name, config, arrays, meta, args.root, overwrite=args.overwrite,
+                      nan_arrays=getattr(cfg, "nan_arrays", ()))
     checkpoint.unlink(missing_ok=True)
     print(f"{name}: {wall:.1f} s on {store.describe_device(device)} -> {path}", flush=True)
     return wall

@@ -165,15 +165,19 @@ def remove(name: str, config: dict, root: str | Path | None = None) -> None:
 # --- writing and reading ----------------------------------------------------------------------
 
 def save(name: str, config: dict, arrays: dict, provenance: dict,
-         root: str | Path | None = None, overwrite: bool = False) -> Path:
+         root: str | Path | None = None, overwrite: bool = False,
+         nan_arrays: tuple[str, ...] = ()) -> Path:
     """Write an entry as one unit (see the module docstring); returns the ``.npz`` path.
 
-    Refuses invalid names, non-paper configs, non-numeric arrays, and (unless ``overwrite``)
-    an entry that already exists in any state.
+    Refuses invalid names, non-paper configs, non-numeric arrays, non-finite values (NaN is
+    allowed only in the arrays named in ``nan_arrays``, an experiment's declared placeholders;
+    the list is stored with the entry), and (unless ``overwrite``) an entry that already exists
+    in any state.
     """
     check_storable(name, config)
     npz_path, json_path = entry_paths(name, config, root)
-    checked = {key: _numeric(key, value) for key, value in arrays.items()}
+    checked = {key: _finite(key, _numeric(key, value), nan_arrays)
+               for key, value in arrays.items()}
     npz_path.parent.mkdir(parents=True, exist_ok=True)
     with _entry_lock(npz_path):
         if not overwrite and (npz_path.exists() or json_path.exists()):
@@ -184,7 +188,8 @@ def save(name: str, config: dict, arrays: dict, provenance: dict,
                 np.savez(fh, **checked)
                 _flush(fh)
             meta = {**provenance, "name": name, "schema": SCHEMA_VERSION,
-                    "config": normalise(config), "arrays_sha256": file_sha256(tmp_npz)}
+                    "config": normalise(config), "arrays_sha256": file_sha256(tmp_npz),
+                    "nan_arrays": sorted(nan_arrays)}
             with open(tmp_json, "wb") as fh:
                 fh.write(json.dumps(meta, indent=1, sort_keys=True).encode())
                 _flush(fh)
@@ -519,7 +524,8 @@ def _check_staged(stem: str, staging: Path) -> None:
                          f"{config_key(meta['config'])}, not to its key {key}")
     with np.load(npz_path, allow_pickle=False) as data:
         for array_name in data.files:
-            _numeric(array_name, data[array_name])
+            _finite(array_name, _numeric(array_name, data[array_name]),
+                    meta.get("nan_arrays", ()))
     if file_sha256(npz_path) != meta["arrays_sha256"]:
         raise ValueError(f"entry {stem}: its arrays do not match the digest in its JSON")
 
@@ -556,6 +562,17 @@ def migrate(root: str | Path | None = None) -> list[tuple[str, str]]:
         json_path.unlink()
         moved.append((match["stem"], new_npz.stem))
     return moved
+
+
+def _finite(key: str, array: np.ndarray, nan_arrays) -> np.ndarray:
+    """``array`` if its values are finite (NaN allowed when ``key`` is in ``nan_arrays``)."""
+    if array.dtype.kind == "f":
+        bad = np.isinf(array) if key in nan_arrays else ~np.isfinite(array)
+        if bad.any():
+            raise ValueError(f"array {key!r} holds {int(bad.sum())} non-finite values; only the "
+                             f"arrays an experiment declares ({sorted(nan_arrays)}) may hold "
+                             f"NaN placeholders")
+    return array
 
 
 def _numeric(key: str, value) -> np.ndarray:

@@ -47,6 +47,8 @@ class TransformerConfig:
     Speed: ``precision`` (``"bfloat16"`` autocast on a GPU) and ``compile`` (torch.compile).
     """
 
+    nan_arrays = ("train_loss",)  # NaN marks a record with no steps before it (step 0)
+
     name: str = "transformer_time"
     profile: str = "quick"
     n_skills: int = 5

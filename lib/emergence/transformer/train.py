@@ -92,7 +92,7 @@ class _Run:
         self.schedule.step()
         self.running.append(per_member.detach())
         self.step += 1
-        if self.step % _CHECK_EVERY == 0:
+        if self.step % _CHECK_EVERY == 0 or self.step == self.cfg.n_steps:
             self._check(per_member.detach())
         return True
 
@@ -148,11 +148,16 @@ class _Run:
                 f"{float(per_member[seed]):.3g}) by step {self.step}; lower the learning rate")
 
     def results(self) -> dict:
+        """The records as numpy arrays; a seed with a non-finite measurement is divergence."""
         wall = self.wall_before + time.perf_counter() - self.started
-        return {"steps": self.cfg.record_steps(),
-                **{key: torch.stack(value).float().cpu().numpy()
-                   for key, value in self.records.items()},
-                "wall_s": np.asarray(wall)}
+        arrays = {key: torch.stack(value).float().cpu().numpy()
+                  for key, value in self.records.items()}
+        bad = ~np.isfinite(arrays["strength"]).all(axis=(0, 2))
+        if bad.any():
+            raise TrainingDiverged(
+                f"experiment {self.cfg.name!r}: seed {int(np.flatnonzero(bad)[0])} has "
+                f"non-finite strengths by step {self.step}; lower the learning rate")
+        return {"steps": self.cfg.record_steps(), **arrays, "wall_s": np.asarray(wall)}
 
     def save(self, path: str | Path) -> None:
         """Write the whole state (atomically) so that :meth:`load` continues bit for bit."""
