@@ -237,11 +237,22 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _positive_int(text: str) -> int:
+    """An integer >= 1 (argparse type of ``--steps``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emergence.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("_build/bench.json"))
-    parser.add_argument("--steps", type=int, default=10,
+    parser.add_argument("--steps", type=_positive_int, default=10,
                         help="timed steps of the default engine per experiment (default 10)")
     parser.add_argument("--no-torch-reference", action="store_true",
                         help="skip timing the torch ensemble on the CPU (it is slow)")

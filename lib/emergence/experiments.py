@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from . import store
+from . import _validate, store
 from .models import MLPEnsemble
 from .profiles import active_profile, check_profile
 from .train import (
@@ -102,6 +102,26 @@ class MLPExperiment:
     seed: int = 0
 
     kind = "mlp"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every setting's type and range; a bad one raises ValueError naming it."""
+        store.check_name(self.name)
+        check_profile(self.profile)
+        for name in ("n_skills", "n_bits", "bits_per_skill", "batch_size", "n_steps",
+                     "n_seeds", "n_eval"):
+            _validate.positive_int(name, getattr(self, name))
+        _validate.non_negative_int("seed", self.seed)
+        if self.bits_per_skill > self.n_bits:
+            raise ValueError(f"bits_per_skill must be <= n_bits = {self.n_bits}, got "
+                             f"{self.bits_per_skill}")
+        for name in ("alpha", "scale", "init_std", "lr"):
+            _validate.finite_positive(name, getattr(self, name))
+        _validate.finite("weight_decay", self.weight_decay)
+        _validate.non_negative("weight_decay", self.weight_decay)
+        _validate.one_of("optimizer", self.optimizer, ("sgd", "adam"))
 
     def to_dict(self) -> dict:
         """Every setting (plus the experiment kind), JSON-serialisable; the store hashes it."""
@@ -187,6 +207,11 @@ class TimeExperiment(MLPExperiment):
     record_every: int
     kind = "time"
 
+    def validate(self) -> None:
+        super().validate()
+        _validate.positive_int("width", self.width)
+        _validate.positive_int("record_every", self.record_every)
+
     def member_widths(self) -> list[int]:
         return [self.width]
 
@@ -210,6 +235,10 @@ class _FinalStateExperiment(MLPExperiment):
     """
 
     n_history: int
+
+    def validate(self) -> None:
+        super().validate()
+        _validate.positive_int("n_history", self.n_history)
 
     def record_steps(self) -> np.ndarray:
         return np.unique(np.linspace(0, self.n_steps, self.n_history + 1).round().astype(int))
@@ -235,6 +264,12 @@ class DataExperiment(_FinalStateExperiment):
     n_data: tuple[int, ...]
     lr_halving_epochs: int
     kind = "data"
+
+    def validate(self) -> None:
+        super().validate()
+        _validate.positive_int("width", self.width)
+        _validate.int_sequence("n_data", self.n_data)
+        _validate.positive_int("lr_halving_epochs", self.lr_halving_epochs)
 
     def member_widths(self) -> list[int]:
         return [self.width] * len(self.n_data)
@@ -263,6 +298,10 @@ class ParamsExperiment(_FinalStateExperiment):
 
     widths: tuple[int, ...]
     kind = "params"
+
+    def validate(self) -> None:
+        super().validate()
+        _validate.int_sequence("widths", self.widths)
 
     def member_widths(self) -> list[int]:
         return list(self.widths)

@@ -67,7 +67,7 @@ def _weights(strength: np.ndarray, floor: float):
     if strength.ndim != 2 or strength.shape[1] < 2:
         raise ValueError(f"strength must have shape (n_points, n_seeds >= 2), got {strength.shape}")
     _validate.finite("strength", strength)
-    _validate.positive("floor", floor)
+    _validate.finite_positive("floor", floor)
     return strength.mean(axis=1), np.maximum(strength.std(axis=1, ddof=1), floor)
 
 
@@ -85,6 +85,8 @@ def _least_squares(model, x, y, sigma, p0, bounds):
 
 def _bootstrap(fit_once, strength: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     """Refit on ``n_boot`` resamples of the seeds (columns); returns the fitted parameters."""
+    _validate.positive_int("n_boot", n_boot)
+    _validate.non_negative_int("seed", seed)
     rng = np.random.default_rng(seed)
     n_seeds = strength.shape[1]
     return np.array([fit_once(strength[:, rng.integers(0, n_seeds, n_seeds)])

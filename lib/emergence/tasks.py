@@ -53,8 +53,10 @@ class SparseParityTask:
         _validate.positive_int("n_skills", self.n_skills)
         _validate.positive_int("n_bits", self.n_bits)
         _validate.positive_int("bits_per_skill", self.bits_per_skill)
-        _validate.positive("alpha", self.alpha)
-        _validate.positive("scale", self.scale)
+        _validate.finite_positive("alpha", self.alpha)
+        _validate.finite_positive("scale", self.scale)
+        _validate.non_negative_int("seed", self.seed)
+        _validate.one_of("disjoint", self.disjoint, (True, False))
         generator = torch.Generator().manual_seed(int(self.seed))
         if self.disjoint:
             positions = self._disjoint_subsets(generator)
@@ -81,9 +83,12 @@ class SparseParityTask:
                 f"n_bits={self.n_bits} must offer at least n_skills={self.n_skills} distinct "
                 f"subsets of bits_per_skill={self.bits_per_skill} positions")
         chosen: list[torch.Tensor] = []
+        seen: set[tuple[int, ...]] = set()       # a set, so the check is O(1) per draw
         while len(chosen) < self.n_skills:
             subset = torch.randperm(self.n_bits, generator=generator)[: self.bits_per_skill]
-            if not any(set(subset.tolist()) == set(c.tolist()) for c in chosen):
+            key = tuple(sorted(subset.tolist()))
+            if key not in seen:
+                seen.add(key)
                 chosen.append(subset)
         return torch.stack(chosen)
 

@@ -516,6 +516,9 @@ def finite_n_time_law(T, n_skills, alpha, scale=1.0, r0=0.01, eta=1.0, n_basis=N
     Eq. 56, ``dL/dT = -α/(α+1) (L + L_C) / T``, integrates to
     ``L(T) = (L(t_ref) + L_C) (T / t_ref)^(-α/(α+1)) - L_C`` for the loss of the basis skills;
     the constant loss of the skills outside the basis is added back. ``L(t_ref)`` is exact.
+    The law holds while the emergence front is inside the basis (``eta S T << N^(α+1)``); past
+    it the basis skills' loss would turn negative, so it is clipped at zero (the parameter
+    floor), which the exact loss approaches from above.
     """
     n_basis = _check_basis(n_basis, n_skills)
     _validate.positive("t_ref", t_ref)
@@ -523,4 +526,5 @@ def finite_n_time_law(T, n_skills, alpha, scale=1.0, r0=0.01, eta=1.0, n_basis=N
     l_c = finite_n_correction(n_basis, n_skills, alpha, scale)
     tail = loss_vs_params(np.array(n_basis), n_skills, alpha, scale)
     start = loss_vs_time(t_ref, n_skills, alpha, scale, r0, eta, n_basis) - tail
-    return (start + l_c) * (t / t_ref) ** -time_law_exponent(alpha) - l_c + tail
+    basis_loss = (start + l_c) * (t / t_ref) ** -time_law_exponent(alpha) - l_c
+    return np.maximum(basis_loss, 0.0) + tail

@@ -84,11 +84,19 @@ class TransformerConfig:
                      "n_steps", "record_every", "n_eval", "n_seeds"):
             _validate.positive_int(name, getattr(self, name))
         for name in ("alpha", "scale", "lr", "init_std"):
-            _validate.positive(name, getattr(self, name))
+            _validate.finite_positive(name, getattr(self, name))
+        _validate.finite("weight_decay", self.weight_decay)
         _validate.non_negative("weight_decay", self.weight_decay)
-        _validate.non_negative("warmup_steps", self.warmup_steps)
+        _validate.non_negative_int("warmup_steps", self.warmup_steps)
+        _validate.non_negative_int("seed", self.seed)
+        _validate.numbers("momentum", self.momentum)
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
+        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2 or not all(
+                0.0 <= float(_validate.numbers("betas", b)) < 1.0 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        _validate.one_of("compile", self.compile, (True, False))
+        _validate.one_of("zero_readout", self.zero_readout, (True, False))
         _check_choice("readout", self.readout, READOUTS)
         _check_choice("parametrisation", self.parametrisation, PARAMETRISATIONS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
