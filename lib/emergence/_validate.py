@@ -42,6 +42,13 @@ def in_open_interval(name: str, value, low: float, high: float) -> None:
         raise ValueError(f"{name} must lie in ({low}, {high}), got {value!r}")
 
 
+def in_half_open_interval(name: str, value, low: float, high: float) -> None:
+    """Require ``low <= value < high`` (elementwise for arrays)."""
+    arr = numbers(name, value)
+    if not np.all((arr >= low) & (arr < high)):
+        raise ValueError(f"{name} must lie in [{low}, {high}), got {value!r}")
+
+
 def probability(name: str, value) -> None:
     """Require ``0 < value <= 1`` (elementwise for arrays)."""
     arr = numbers(name, value)

@@ -63,7 +63,7 @@ class TimeFit(Fit):
 
 def _weights(strength: np.ndarray, floor: float):
     """Seed mean and the per-point sigma (seed std, floored) of ``(n_points, n_seeds)`` data."""
-    strength = np.asarray(strength, dtype=np.float64)
+    strength = _validate.numbers("strength", strength)
     if strength.ndim != 2 or strength.shape[1] < 2:
         raise ValueError(f"strength must have shape (n_points, n_seeds >= 2), got {strength.shape}")
     _validate.finite("strength", strength)
@@ -178,9 +178,9 @@ def fit_data(counts, strength, *, law: str = "eq17", floor: float = 0.02,
     data set size ``D``); ``strength`` (n_D, n_seeds) is the final ``R/S``. ``law`` is
     ``"eq17"`` (the paper's ``1 - sqrt(1 - d/D_c)``) or ``"projection"`` (``d / D_c``).
     """
-    if law not in _DATA_LAWS:
+    if not isinstance(law, str) or law not in _DATA_LAWS:
         raise ValueError(f"law must be one of {sorted(_DATA_LAWS)}, got {law!r}")
-    counts = np.asarray(counts, dtype=np.float64)
+    counts = _validate.numbers("counts", counts)
     _validate.non_negative("counts", counts)
     return _fit_one_constant("D_c", _DATA_LAWS[law], counts, strength, 2.0 * counts.max(),
                              floor, n_boot, seed)
@@ -192,7 +192,7 @@ def fit_width(widths, strength, *, floor: float = 0.02, n_boot: int = _N_BOOT,
 
     Uses the continuous form ``clip(N / N_c, 0, 1)`` of Eq. 21 for skill 1.
     """
-    widths = np.asarray(widths, dtype=np.float64)
+    widths = _validate.numbers("widths", widths)
     _validate.positive("widths", widths)
 
     def model(w, n_c):
@@ -230,9 +230,12 @@ def emergence_steps(steps, strength, threshold: float = 0.05) -> np.ndarray:
 
     ``strength`` has shape ``(n_rec, ...)``; the result has shape ``strength.shape[1:]``.
     """
-    steps = np.asarray(steps, dtype=np.float64)
-    strength = np.asarray(strength, dtype=np.float64)
+    steps = _validate.numbers("steps", steps)
+    strength = _validate.numbers("strength", strength)
     _validate.in_open_interval("threshold", threshold, 0.0, 1.0)
+    if strength.ndim < 1:
+        raise ValueError(f"strength must have a record axis first, got shape {strength.shape}")
+    _validate.finite("strength", strength)
     if steps.ndim != 1 or steps.shape[0] != strength.shape[0]:
         raise ValueError(f"steps must have shape ({strength.shape[0]},), got {steps.shape}")
     reached = strength >= threshold
@@ -279,8 +282,8 @@ def fit_power_law(x, y) -> PowerLawFit:
     ``x`` (n,) and ``y`` (n,) or (n, n_rep): replicates (e.g. seeds) are all used as points,
     so the slope's standard error reflects their scatter.
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    x = _validate.numbers("x", x)
+    y = _validate.numbers("y", y)
     xx = np.broadcast_to(x.reshape(-1, *([1] * (y.ndim - 1))), y.shape).ravel()
     yy = y.ravel()
     keep = np.isfinite(yy)

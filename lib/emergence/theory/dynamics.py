@@ -32,18 +32,21 @@ def skill_probs(n_skills: int, alpha: float) -> np.ndarray:
     return weights / weights.sum()
 
 
-def _check_dynamics(prob, scale, r0, eta, b2) -> None:
+def _check_rate(prob, scale, eta, b2) -> None:
     _validate.probability("prob", prob)
     _validate.positive("scale", scale)
     _validate.positive("eta", eta)
     _validate.positive("b2", b2)
-    if r0 is not None:
-        _validate.in_open_interval("r0", r0, 0.0, scale)
+
+
+def _check_dynamics(prob, scale, r0, eta, b2) -> None:
+    _check_rate(prob, scale, eta, b2)
+    _validate.in_open_interval("r0", r0, 0.0, scale)
 
 
 def growth_rate(prob, scale=1.0, eta=1.0, b2=1.0):
     """The logistic rate ``2 η B² P S`` of a skill: its sigmoid steepens with frequency."""
-    _check_dynamics(prob, scale, None, eta, b2)
+    _check_rate(prob, scale, eta, b2)
     return 2.0 * eta * b2 * np.asarray(prob, dtype=np.float64) * scale
 
 
@@ -104,7 +107,7 @@ def saturation_time(prob, scale=1.0, eta=1.0, eps=0.05, b2=1.0):
     ``τ_s = 2 ln(1/eps - 1) / (2 η B² P S)``: independent of the initial strength.
     """
     _validate.in_open_interval("eps", eps, 0.0, 0.5)
-    _check_dynamics(prob, scale, None, eta, b2)
+    _check_rate(prob, scale, eta, b2)
     return 2.0 * np.log(1.0 / eps - 1.0) / growth_rate(prob, scale, eta, b2)
 
 
@@ -114,7 +117,7 @@ def is_stage_like(probs, scale=1.0, r0=0.01, eta=1.0, eps=0.05):
     Returns a boolean array of length ``len(probs) - 1``: entry k is True when skill k saturates
     before skill k+1 emerges, ``τ_s(k) < τ_e(k+1) - τ_e(k)``.
     """
-    probs = np.asarray(probs, dtype=np.float64)
+    probs = _validate.numbers("probs", probs)
     if probs.ndim != 1 or probs.size < 2:
         raise ValueError(f"probs must be a 1-d array of at least 2 skills, got shape {probs.shape}")
     t_emerge = emergence_time(probs, scale, r0, eta, eps)
@@ -128,5 +131,5 @@ def linear_skill_strength(t, prob, scale=1.0, eta=1.0):
     ``R_k(t) = S (1 - exp(-η P t))``: it starts rising at once, with no delay and no sigmoid.
     """
     _validate.non_negative("t", t)
-    _check_dynamics(prob, scale, None, eta, 1.0)
+    _check_rate(prob, scale, eta, 1.0)
     return scale * -np.expm1(-eta * np.asarray(prob, dtype=np.float64) * np.asarray(t))

@@ -55,6 +55,9 @@ def calibrated_strength(steps, prob, *, scale, lr, b2, r0):
     b2 : the calibration constant B², > 0.
     r0 : initial strength ``R_k(0)`` in units of the target (not normalised), in (0, scale).
     """
+    _validate.non_negative("steps", steps)
+    _validate.positive("scale", scale)
+    _validate.numbers("r0", r0)
     eta = effective_eta(lr)
     return skill_strength(steps, prob, scale, r0, eta, b2) / scale
 
@@ -70,7 +73,8 @@ def authors_initial_strength(init_std):
 
 
 def _check_r0(r0) -> None:
-    if not np.all((np.asarray(r0) >= 0) & (np.asarray(r0) < 1)):
+    arr = _validate.numbers("r0", r0)
+    if not np.all((arr >= 0) & (arr < 1)):
         raise ValueError(f"r0 (normalised R_k(0)/S) must lie in [0, 1), got {r0!r}")
 
 
@@ -128,7 +132,7 @@ def dc_shot_binomial_mean(n_data, probs, d_c, r0=0.0):
     above, this differs from the plug-in :func:`dc_shot_expected_count`, most around ``D P ≈ D_c``.
     ``n_data`` must hold integers >= 0; ``n_data`` and ``probs`` broadcast.
     """
-    n = np.asarray(n_data)
+    n = _validate.numbers("n_data", n_data)
     if not np.all((n >= 0) & (np.floor(n) == n)):
         raise ValueError(f"n_data must be integers >= 0, got {n_data!r}")
     _validate.probability("probs", probs)

@@ -98,9 +98,18 @@ def _check_basis(n_basis, n_skills) -> int:
     return int(n_basis)
 
 
+def _integers(name, values) -> np.ndarray:
+    """``values`` as an array, refusing ragged input with an error that names ``name``."""
+    try:
+        return np.asarray(values)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer or an array of integers, got "
+                         f"{values!r}") from None
+
+
 def _resource(name, values):
     """A 1-d float array of a non-negative, finite resource (time, data or compute)."""
-    arr = np.asarray(values, dtype=np.float64)
+    arr = _validate.numbers(name, values)
     _validate.finite(name, arr)
     _validate.non_negative(name, arr)
     return arr
@@ -154,7 +163,7 @@ def loss_vs_time_and_params(T, n_basis, n_skills, alpha, scale=1.0, r0=0.01, eta
     _validate.in_open_interval("r0", r0, 0.0, scale)
     _validate.positive("eta", eta)
     t = _resource("T", T).ravel()
-    sizes = np.asarray(n_basis).ravel()
+    sizes = _integers("n_basis", n_basis).ravel()
     if sizes.size == 0 or not np.issubdtype(sizes.dtype, np.integer) or sizes.min() < 1 \
             or sizes.max() > n_skills:
         raise ValueError(f"n_basis must be integers in [1, n_skills={n_skills}], got {n_basis!r}")
@@ -177,8 +186,7 @@ def loss_vs_data(D, n_skills, alpha, scale=1.0, r0=0.0, n_basis=None):
     analytic in D); it is evaluated as ``exp(D log1p(-P))`` so that large D costs nothing extra.
     """
     _check_common(n_skills, alpha, scale)
-    if not 0.0 <= r0 < scale:
-        raise ValueError(f"r0 must lie in [0, scale={scale}), got {r0!r}")
+    _validate.in_half_open_interval("r0", r0, 0.0, scale)
     n_basis = _check_basis(n_basis, n_skills)
     d = _resource("D", D)
     flat = d.ravel()
@@ -200,7 +208,7 @@ def loss_vs_params(N, n_skills, alpha, scale=1.0):
     ``L(N) = ½ S² Σ_{k > N} P_s(k)``. ``N`` is an integer array with values in [0, n_skills].
     """
     _check_common(n_skills, alpha, scale)
-    sizes = np.asarray(N)
+    sizes = _integers("N", N)
     if not np.issubdtype(sizes.dtype, np.integer) or sizes.size == 0 or sizes.min() < 0 \
             or sizes.max() > n_skills:
         raise ValueError(f"N must be integers in [0, n_skills={n_skills}], got {N!r}")
@@ -297,7 +305,7 @@ def time_prefactor_at_ratio(lam, alpha, scale=1.0, r0=0.01):
     outside it. ``lam`` in (0, ∞]; ``λ = ∞`` is the pure time law.
     """
     _check_prefactor_args(alpha, scale, r0)
-    lam_arr = np.asarray(lam, dtype=np.float64)
+    lam_arr = _validate.numbers("lam", lam)
     _validate.positive("lam", lam_arr)
     zeta = special.zeta(alpha + 1.0)
     out = []
@@ -339,8 +347,7 @@ def data_law_prefactor(alpha, scale=1.0, r0=0.0):
     """
     _validate.positive("alpha", alpha)
     _validate.positive("scale", scale)
-    if not 0.0 <= r0 < scale:
-        raise ValueError(f"r0 must lie in [0, scale={scale}), got {r0!r}")
+    _validate.in_half_open_interval("r0", r0, 0.0, scale)
     zeta = special.zeta(alpha + 1.0)
     return float(0.5 * (scale - r0) ** 2 * zeta ** (-1.0 / (alpha + 1.0))
                  * special.gamma(alpha / (alpha + 1.0)) / (alpha + 1.0))
@@ -393,8 +400,7 @@ def data_law_finite_size(D, n_skills, alpha, scale=1.0, r0=0.0, n_basis=None):
     second term as ``S² N^-α / (2 α ζ)``, its limit for ``n_s ≫ N``.
     """
     _check_common(n_skills, alpha, scale)
-    if not 0.0 <= r0 < scale:
-        raise ValueError(f"r0 must lie in [0, scale={scale}), got {r0!r}")
+    _validate.in_half_open_interval("r0", r0, 0.0, scale)
     n_basis = _check_basis(n_basis, n_skills)
     d = _resource("D", D)
     _validate.positive("D", d)
@@ -413,8 +419,7 @@ def param_law_prefactor(alpha, scale=1.0, n_ratio=0.0):
     """
     _validate.positive("alpha", alpha)
     _validate.positive("scale", scale)
-    if not 0.0 <= n_ratio < 1.0:
-        raise ValueError(f"n_ratio must lie in [0, 1), got {n_ratio!r}")
+    _validate.in_half_open_interval("n_ratio", n_ratio, 0.0, 1.0)
     return float(scale**2 * (1.0 - n_ratio**alpha) / (2 * alpha * special.zeta(alpha + 1.0)))
 
 
@@ -423,7 +428,8 @@ def compute_prefactor_at_ratio(lam, alpha, scale=1.0, r0=0.01):
 
     The allocation is ``N = λ (η S C)^(1/(α+2))``, ``η S T = (η S C)^((α+1)/(α+2)) / λ``.
     """
-    lam_arr = np.asarray(lam, dtype=np.float64)
+    _check_prefactor_args(alpha, scale, r0)
+    lam_arr = _validate.numbers("lam", lam)
     _validate.positive("lam", lam_arr)
     _validate.finite("lam", lam_arr)
     return (time_prefactor_at_ratio(lam_arr ** ((alpha + 2.0) / (alpha + 1.0)), alpha, scale, r0)
@@ -520,6 +526,7 @@ def finite_n_time_law(T, n_skills, alpha, scale=1.0, r0=0.01, eta=1.0, n_basis=N
     it the basis skills' loss would turn negative, so it is clipped at zero (the parameter
     floor), which the exact loss approaches from above.
     """
+    _check_common(n_skills, alpha, scale)
     n_basis = _check_basis(n_basis, n_skills)
     _validate.positive("t_ref", t_ref)
     t = _resource("T", T)
