@@ -254,3 +254,53 @@ def test_non_finite_arrays_are_refused_unless_declared_placeholders(tmp_path):
                nan_arrays=("train_loss",))
     arrays, stored = store.load("demo", config, tmp_path)
     assert np.isnan(arrays["train_loss"][0]) and stored["nan_arrays"] == ["train_loss"]
+
+
+CHECKPOINTER = textwrap.dedent("""
+    import sys, torch
+    from emergence.train import save_checkpoint
+    for step in range(100_000):
+        save_checkpoint(sys.argv[1], {"key": "k", "step": step, "w": torch.full((50_000,), step)})
+""")
+
+
+def test_a_writer_killed_during_a_checkpoint_leaves_a_whole_checkpoint(tmp_path):
+    from emergence.train import load_checkpoint
+
+    path = tmp_path / "run.pt"
+    env = {**os.environ, "PYTHONPATH": str(store.PACKAGE_DIR.parent)}
+    for delay in (1.5, 2.0, 2.5):
+        proc = subprocess.Popen([sys.executable, "-c", CHECKPOINTER, str(path)], env=env)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if path.exists():
+            state = load_checkpoint(path, "k", "cpu")
+            assert bool((state["w"] == state["step"]).all())
+        store.clean_leftovers(tmp_path)
+        assert [p.name for p in tmp_path.iterdir()] in ([], ["run.pt"])
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KB tmpfs, where the machine lets us mount one (root on Linux); else skipped."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+                          capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_leaves_no_entry_no_checkpoint_and_no_temporary_file(small_disk):
+    from emergence.train import save_checkpoint
+
+    big = {"tag": np.zeros(200_000)}
+    with pytest.raises(OSError):
+        store.save("demo", CONFIG, big, {"tag": 0}, root=small_disk)
+    assert list(small_disk.iterdir()) == []
+    with pytest.raises(OSError):
+        save_checkpoint(small_disk / "run.pt", {"key": "k", "w": np.zeros(200_000)})
+    assert list(small_disk.iterdir()) == []

@@ -130,8 +130,9 @@ def main(argv=None) -> int:
 def check_entries(chosen: list[str], args: argparse.Namespace) -> int:
     """Before any training: clean leftovers, and report (or with ``--repair`` delete) the
     chosen experiments' incomplete, damaged or outdated entries; 4 if any stop the command."""
-    for name in store.clean_leftovers(args.root):
-        print(f"removed leftover {name}", flush=True)
+    for folder in (args.root, args.checkpoints):
+        for name in store.clean_leftovers(folder):
+            print(f"removed leftover {name}", flush=True)
     broken = []
     for name in chosen:
         config = experiments.config(name, "paper").to_dict()
