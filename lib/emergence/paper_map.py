@@ -3,10 +3,10 @@
 One :class:`Item` per figure, table, theorem, corollary and proposition of the paper (Nam,
 Fonseca, Lee, Mingard and Louis, 2024; main text and appendices): the chapter and the section
 (a heading or a ``:label:``) that reproduces it, how fully, and which paper-scale runs of the
-results store a full reproduction needs. :func:`table` gives the rows of the appendix page *The paper, item by
-item*, with the status checked against the store at build time: an item that needs a run the
-store does not hold yet is shown as partial, with that reason. ``tests/test_paper_map.py`` keeps
-the map true: every chapter and anchor named must exist.
+results store a full reproduction needs. :func:`table` gives the rows of the appendix page
+*The paper, item by item*, with the status checked against the store at build time: an item
+that needs a run the store does not hold yet is shown as partial, with that reason.
+``tests/test_paper_map.py`` keeps the map true: every chapter and anchor named must exist.
 """
 
 from __future__ import annotations
