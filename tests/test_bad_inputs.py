@@ -80,3 +80,8 @@ def test_many_distinct_subsets_are_drawn():
     # with the old pairwise check this took minutes (quadratic in the number of skills)
     task = SparseParityTask(20_000, 64, 3, 0.6, disjoint=False)
     assert len({tuple(sorted(s)) for s in task.skill_bits.tolist()}) == 20_000
+
+
+def test_a_skill_list_too_large_for_memory_is_refused_by_name():
+    with pytest.raises(ValueError, match="n_skills must be <= 100000000"):
+        th.loss_vs_time(10.0, 10**9, 0.6)

@@ -24,10 +24,20 @@ __all__ = [
 ]
 
 
+MAX_SKILLS = 10**8              # the skill list is held in memory, 8 bytes a skill
+
+
 def skill_probs(n_skills: int, alpha: float) -> np.ndarray:
-    """The power law ``P_s(k) = k^-(alpha+1) / Σ_j j^-(alpha+1)``, ``k = 1..n_skills`` (Eq. 1)."""
+    """The power law ``P_s(k) = k^-(alpha+1) / Σ_j j^-(alpha+1)``, ``k = 1..n_skills`` (Eq. 1).
+
+    ``n_skills`` is at most ``MAX_SKILLS`` (10^8, 0.8 GB per array): larger lists do not fit in
+    a laptop's memory, and every law of the book has converged long before.
+    """
     _validate.positive_int("n_skills", n_skills)
-    _validate.positive("alpha", alpha)
+    if n_skills > MAX_SKILLS:
+        raise ValueError(f"n_skills must be <= {MAX_SKILLS} (the skill list is held in memory), "
+                         f"got {n_skills}")
+    _validate.finite_positive("alpha", alpha)
     weights = np.arange(1, n_skills + 1, dtype=np.float64) ** -(alpha + 1.0)
     return weights / weights.sum()
 
