@@ -313,7 +313,8 @@ def test_bibliography_page_lists_every_reference(driver, base_url):
 def test_every_appendix_has_its_page():
     appendices = [p for p in PAGES if p["caption"] == "Appendices"]
     assert [Path(p["file"]).name for p in appendices] == [
-        "a1_reproduction_notes", "a2_api", "a3_references"]
+        "a1_reproduction_notes", "a4_paper_map", "a5_laws_at_a_glance", "a2_api",
+        "a3_references"]
 
 
 def test_api_page_documents_every_module():
