@@ -1,5 +1,6 @@
-"""The book's own hygiene: the table of contents and the notebooks agree, and notebooks are
-stored clean (no outputs, the python3 kernel, a Colab set-up cell that installs only if needed)."""
+"""The book's own hygiene: the table of contents and the notebooks agree, notebooks are stored
+clean (no outputs, the python3 kernel, a Colab set-up cell that installs only if needed), and each
+chapter opens by saying what it needs and what it teaches."""
 
 import json
 import re
@@ -71,3 +72,28 @@ def test_notebook_opens_with_its_title(path):
     first = json.loads(path.read_text())["cells"][0]
     assert first["cell_type"] == "markdown" and "".join(first["source"]).startswith("# "), (
         f"{path.name}: the first cell must be the markdown title")
+
+
+def chapters() -> list[str]:
+    """Chapter notebooks (stems) in reading order, as _toc.yml lists them."""
+    return re.findall(r"file:\s*book/(\d\d_\S+)", (ROOT / "_toc.yml").read_text())
+
+
+@pytest.mark.parametrize("stem", chapters())
+def test_chapter_says_what_it_needs_and_teaches(stem):
+    """The first markdown cell tells a reader what to know first and what they will learn.
+
+    It holds a "**You will need:**" paragraph, which links at least one earlier chapter (except
+    in the first chapter) and only earlier ones, and a "**You will be able to:**" paragraph.
+    """
+    cells = json.loads((BOOK / f"{stem}.ipynb").read_text())["cells"]
+    first = next("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    needs = re.search(r"^\*\*You will need:\*\*(.+?)(?:\n\n|\Z)", first, re.M | re.S)
+    assert needs, f"{stem}: no '**You will need:**' paragraph in the first markdown cell"
+    assert re.search(r"^\*\*You will be able to:\*\* \S", first, re.M), (
+        f"{stem}: no '**You will be able to:**' paragraph in the first markdown cell")
+    order = chapters()
+    linked = re.findall(r"\]\((\d\d_[\w]+)\.ipynb\)", needs.group(1))
+    later = [link for link in linked if link not in order[:order.index(stem)]]
+    assert not later, f"{stem}: 'You will need' links chapters that are not earlier: {later}"
+    assert linked or stem == order[0], f"{stem}: 'You will need' links no earlier chapter"
