@@ -2,9 +2,12 @@
 
 The repository's address lives in one place, ``repository.url`` in ``_config.yml`` (it also builds
 the launch buttons); each notebook's first code cell must clone exactly that address, and only
-inside ``except ImportError`` after ``import emergence`` failed. The last test runs a chapter's
+inside ``except ImportError`` after ``import emergence`` failed. One test runs a chapter's
 set-up cell for real in a fresh virtual environment that lacks the package, with the clone and the
 install pointed at this checkout so no network is needed, then runs the chapter's second cell.
+Two faster tests run the cell in this process with the package hidden: a clone that fails (as it
+does while the repository is not public) must end in an error that says what to do, and a copy of
+the book already at the clone's place must be installed without cloning.
 """
 
 from __future__ import annotations
@@ -72,10 +75,10 @@ def first_chapter() -> Path:
     pytest.skip("no chapter notebook exists yet")
 
 
-def local_setup_cell(setup: str, clone: Path) -> str:
-    """The set-up cell with the clone taken from this checkout and the install made offline."""
+def local_setup_cell(setup: str, clone: Path, source: str = f"file://{ROOT}") -> str:
+    """The set-up cell cloning `source` (this checkout) into `clone`, with the install offline."""
     replacements = {
-        f'"{REPO_URL}"': f'"file://{ROOT}"',
+        f'"{REPO_URL}"': f'"{source}"',
         f'"{CLONE}': f'"{clone}',
         '"-e",': '"--no-deps", "--no-build-isolation", "-e",',
     }
@@ -112,3 +115,43 @@ def test_setup_cell_installs_the_book_into_a_fresh_environment(tmp_path):
     assert result.returncode == 0, result.stderr[-4000:]
     location = result.stdout.split("EMERGENCE_AT", 1)[1].strip()
     assert Path(location).is_relative_to(clone), f"emergence was imported from {location}"
+
+
+def run_setup_cell_without_the_package(cell: str, monkeypatch) -> None:
+    """Run a set-up cell here, with `import emergence` failing as it does on a fresh Colab."""
+    monkeypatch.setitem(sys.modules, "emergence", None)  # makes the import raise ImportError
+    exec(compile(cell, "set-up cell", "exec"), {})
+
+
+def test_setup_cell_says_what_to_do_when_the_clone_fails(tmp_path, monkeypatch):
+    """Until the repository is public its clone fails; the error must tell the reader what to do."""
+    clone = tmp_path / "emergence-book"
+    cell = local_setup_cell(code_cells(first_chapter())[0], clone,
+                            source=str(tmp_path / "no-such-repository"))
+    with pytest.raises(RuntimeError) as failure:
+        run_setup_cell_without_the_package(cell, monkeypatch)
+    message = str(failure.value)
+    for advice in ("set REPO", "fork or mirror", f"copy of the book to {clone}", "rerun this cell"):
+        assert advice in message, f"the error does not say {advice!r}: {message}"
+
+
+def test_setup_cell_installs_a_copy_already_in_place(tmp_path, monkeypatch):
+    """A copy of the book already where the clone would go (uploaded, say) is not cloned over."""
+    clone = tmp_path / "emergence-book"
+    clone.mkdir()
+    commands = []
+
+    class Stop(Exception):
+        pass
+
+    def record(command, **kwargs):
+        commands.append(command)
+        raise Stop  # the install would follow; stopping here keeps this environment as it is
+
+    monkeypatch.setattr(subprocess, "run", record)
+    cell = local_setup_cell(code_cells(first_chapter())[0], clone,
+                            source=str(tmp_path / "no-such-repository"))
+    with pytest.raises(Stop):
+        run_setup_cell_without_the_package(cell, monkeypatch)
+    assert "git" not in commands[0] and "pip" in commands[0] and str(clone) in commands[0], (
+        f"the first command should install the copy in place, not clone: {commands}")
