@@ -4,7 +4,8 @@
 pointing at it (``make test`` runs both). Each page must load without console errors, have its
 math typeset by MathJax, show every figure, render its theorem, proof and exercise boxes, link only
 to pages and anchors that exist, and (for a chapter) offer the Colab launch button for its own
-notebook on the ``main`` branch. A screenshot of each page goes to ``_build/screenshots/``.
+notebook on the ``main`` branch. A screenshot of each page goes to ``_build/screenshots/``. Every
+interactive figure must respond to each of its sliders, moved with the mouse, without errors.
 """
 
 from __future__ import annotations
@@ -95,6 +96,22 @@ def figure_cells(path: Path) -> int:
     hidden = {"remove-cell", "remove-output", "remove_cell", "remove_output"}
     return sum(1 for c in source_cells(path) if c["cell_type"] == "code"
                and shows_figure(c["source"])
+               and not hidden & set(c.get("metadata", {}).get("tags", [])))
+
+
+def shows_explorer(source: str) -> bool:
+    """Whether a cell ends with a call to ``interactive.…``: its output is a slider figure."""
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%"))
+    body = ast.parse(code).body
+    return bool(body) and isinstance(body[-1], ast.Expr) and isinstance(body[-1].value, ast.Call) \
+        and ast.unparse(body[-1].value.func).startswith("interactive.")
+
+
+def explorer_cells(path: Path) -> int:
+    """Code cells whose output is an interactive figure that the page shows."""
+    hidden = {"remove-cell", "remove-output", "remove_cell", "remove_output"}
+    return sum(1 for c in source_cells(path) if c["cell_type"] == "code"
+               and shows_explorer(c["source"])
                and not hidden & set(c.get("metadata", {}).get("tags", [])))
 
 
@@ -269,6 +286,67 @@ def test_page_renders(driver, base_url, index):
             problems.append(f"{side} link {facts[side]} != {wanted}")
     if not facts["title"].strip():
         problems.append("no page title")
+    assert not problems, f"{page['file']}:\n  " + "\n  ".join(problems)
+
+
+# ---- interactive figures -----------------------------------------------------------------------
+
+EXPLORERS = """
+return Array.from(document.querySelectorAll('article .plotly-graph-div')).map(
+    gd => ({id: gd.id, sliders: (gd.layout.sliders || []).map(s => [s.active, s.steps.length])}));
+"""
+
+# What a reader sees of a figure: every trace's data and name, and the title.
+SNAPSHOT = """
+const gd = document.getElementById(arguments[0]);
+return JSON.stringify([gd.data.map(t => [Array.from(t.x), Array.from(t.y), t.name]),
+                       gd.layout.title && gd.layout.title.text]);
+"""
+
+ACTIVE = "return document.getElementById(arguments[0]).layout.sliders[arguments[1]].active;"
+
+EXPLORER_PAGES = [i for i, p in enumerate(PAGES) if p["source"] and explorer_cells(p["source"])]
+
+
+def drag_slider(driver, plot_id: str, index: int, steps: int, active: int) -> int:
+    """Click the far end of slider ``index`` (the end away from ``active``) as a reader would;
+    returns the slider's position afterwards."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    rail = driver.find_elements(
+        "css selector", f"#{plot_id} .slider-rail-touch-rect")[index]
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", rail)
+    reach = rail.rect["width"] / 2 - 4
+    ActionChains(driver).move_to_element_with_offset(
+        rail, int(reach if active < steps / 2 else -reach), 0).click().perform()
+    WebDriverWait(driver, 10).until(
+        lambda d: d.execute_script(ACTIVE, plot_id, index) != active)
+    return driver.execute_script(ACTIVE, plot_id, index)
+
+
+@pytest.mark.parametrize("index", EXPLORER_PAGES, ids=[PAGES[i]["file"] for i in EXPLORER_PAGES])
+def test_interactive_figures_move(driver, base_url, index):
+    """Every slider of every interactive figure changes what the figure plots, with no error."""
+    page = PAGES[index]
+    _, console = load(driver, urljoin(base_url, page["html"].relative_to(SITE).as_posix()))
+    explorers = driver.execute_script(EXPLORERS)
+    assert len(explorers) == explorer_cells(page["source"]), (
+        f"{explorer_cells(page['source'])} cells show an interactive figure, "
+        f"the page has {len(explorers)}")
+    problems = [f"console error on load: {message}" for message in console]
+    for plot in explorers:
+        assert plot["sliders"], f"{plot['id']} has no slider"
+        for number, (active, steps) in enumerate(plot["sliders"]):
+            before = driver.execute_script(SNAPSHOT, plot["id"])
+            moved_to = drag_slider(driver, plot["id"], number, steps, active)
+            after = driver.execute_script(SNAPSHOT, plot["id"])
+            if after == before:
+                problems.append(f"{plot['id']}: slider {number} moved {active} -> {moved_to}, "
+                                f"the plotted data did not change")
+    problems += [f"console error after moving: {entry['message']}"
+                 for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
+                 and not any(known.search(entry["message"]) for known in KNOWN_CONSOLE_ERRORS)]
     assert not problems, f"{page['file']}:\n  " + "\n  ".join(problems)
 
 

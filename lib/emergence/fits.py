@@ -27,6 +27,7 @@ from .theory import extended
 __all__ = [
     "Fit", "TimeFit", "fit_time", "fit_data", "fit_width", "calibrate",
     "emergence_steps", "strength_standard_error", "PowerLawFit", "fit_power_law",
+    "constant_scan",
 ]
 
 _N_BOOT = 200
@@ -223,6 +224,27 @@ def calibrate(result, **kwargs) -> Fit:
     if "widths" in arrays:
         return fit_width(arrays["widths"], strength, **kwargs)
     raise ValueError(f"result arrays must hold steps, n_data or widths, got {sorted(arrays)}")
+
+
+def constant_scan(predict, fitted: float, x, measured, *, span: float = 2.0,
+                  n_values: int = 13) -> tuple[np.ndarray, np.ndarray]:
+    """The RMS gap between measurements and a model as its constant moves around the fit.
+
+    ``predict(value, x)`` gives the model's strengths at ``x`` (shape of ``measured``) for the
+    constant ``value``; the scan runs over ``n_values`` values from ``fitted / span`` to
+    ``fitted * span``, log-spaced with the fit in the middle. Returns ``(values, gaps)``: how
+    sharply the measurements pin the constant down, and whether the fit sits at the bottom.
+    """
+    _validate.finite_positive("fitted", fitted)
+    _validate.in_open_interval("span", span, 1.0, np.inf)
+    if not (isinstance(n_values, (int, np.integer)) and n_values >= 3 and n_values % 2):
+        raise ValueError(f"n_values must be an odd integer >= 3 (the fit in the middle), "
+                         f"got {n_values!r}")
+    measured = np.asarray(measured, dtype=float)
+    values = fitted * np.geomspace(1 / span, span, n_values)
+    gaps = np.array([np.sqrt(np.mean((np.asarray(predict(v, x)).reshape(measured.shape)
+                                      - measured) ** 2)) for v in values])
+    return values, gaps
 
 
 def emergence_steps(steps, strength, threshold: float = 0.05) -> np.ndarray:
