@@ -17,16 +17,20 @@ CHROMEDRIVER := /usr/bin/chromedriver
 SITE_TOOLS   := $(VENV)/site-tools
 MATHJAX      := $(SITE_TOOLS)/node_modules/mathjax/es5/tex-mml-chtml.js
 STUDENT      := _build/student
+STUDENT_TEST := _build/student-check
 
-.PHONY: help venv book book-student test test-site lint results bench clean
+.PHONY: help venv book book-student test test-site test-student lint results bench chapter-times \
+	clean
 
 help:
 	@echo "make book          build the HTML book in _build/html (every chapter executed)"
 	@echo "make book-student  the same book without the exercise solutions, in $(STUDENT)/_build/html"
 	@echo "make test          unit tests, every chapter run by nbval, then test-site (quick profile)"
 	@echo "make test-site     build the site in the quick profile and check every page in Chromium"
+	@echo "make test-student  build the student edition (no execution) and check no solution shows"
 	@echo "make lint          ruff over lib/, tests/ and the notebooks"
 	@echo "make results       paper-scale experiments (CPU engine on 2 cores, or a GPU), into book/results/ (EXP=name for one)"
+	@echo "make chapter-times run every chapter (quick profile) and record its time for the teaching page"
 	@echo "make bench         speed of each engine per experiment: CPU engine, torch ensemble, one-model loop, roofline"
 
 venv: $(STAMP)
@@ -44,21 +48,37 @@ book: $(STAMP)
 	$(BUILD) --path-output .
 
 # hide_solutions is sphinx-exercise's switch that drops every {solution} block from the pages.
+# $(1): the folder for the config and the build; $(2): further sed expressions for the config.
+define student_edition
+	mkdir -p $(1)
+	sed -e 's/^  config:$$/  config:\n    hide_solutions: true/' $(2) _config.yml > $(1)/_config.yml
+	grep -q 'hide_solutions: true' $(1)/_config.yml
+	$(BUILD) --config $(1)/_config.yml --path-output $(1)
+endef
+
 book-student: $(STAMP)
-	mkdir -p $(STUDENT)
-	sed 's/^  config:$$/  config:\n    hide_solutions: true/' _config.yml > $(STUDENT)/_config.yml
-	grep -q 'hide_solutions: true' $(STUDENT)/_config.yml
-	$(BUILD) --config $(STUDENT)/_config.yml --path-output $(STUDENT)
+	$(call student_edition,$(STUDENT))
 
 test: $(STAMP)
 	$(QUICK) $(BIN)/python -m pytest tests book --ignore=tests/test_site.py \
+		--ignore=tests/test_student_edition.py \
 		--nbval-lax --nbval-current-env -q
 	$(MAKE) test-site
+	$(MAKE) test-student
 
 test-site: $(STAMP) $(CHROMIUM) $(CHROMEDRIVER) $(MATHJAX)
 	$(QUICK) $(BUILD) --path-output $(SITE)
 	SITE_HTML=$(SITE)/_build/html MATHJAX_DIR=$(dir $(MATHJAX)) \
 		$(BIN)/python -m pytest tests/test_site.py -q
+
+# The student edition as built for readers, but without executing the notebooks: which boxes a page
+# shows does not depend on what its code prints, and test-site has already run every chapter.
+# The test compares it with test-site's full build, so it runs after test-site.
+test-student: $(STAMP)
+	$(call student_edition,$(STUDENT_TEST),-e 's/^  execute_notebooks: force$$/  execute_notebooks: "off"/')
+	grep -q 'execute_notebooks: "off"' $(STUDENT_TEST)/_config.yml
+	STUDENT_HTML=$(STUDENT_TEST)/_build/html SITE_HTML=$(SITE)/_build/html \
+		$(BIN)/python -m pytest tests/test_student_edition.py -q
 
 # Installed only when missing (as root: CI and the development machines run as root).
 $(CHROMIUM) $(CHROMEDRIVER):
@@ -70,6 +90,10 @@ $(MATHJAX):
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests book
+
+# Run on a quiet machine: the teaching page shows these times as measured.
+chapter-times: $(STAMP)
+	$(BIN)/python -m emergence.course
 
 results: $(STAMP)
 	$(BIN)/python -m emergence.results $(if $(EXP),--only $(EXP),)

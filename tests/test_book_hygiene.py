@@ -53,7 +53,8 @@ def test_notebook_starts_with_conditional_colab_setup(path):
         f"{path.name}: the first code cell must install the package only when it is missing")
 
 
-@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [BOOK / f"{stem}.ipynb" for stem in re.findall(
+    r"file:\s*book/(\d\d_\S+)", (ROOT / "_toc.yml").read_text())], ids=lambda p: p.name)
 def test_notebook_ends_with_summary_and_exercises(path):
     nb = json.loads(path.read_text())
     text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
@@ -97,3 +98,17 @@ def test_chapter_says_what_it_needs_and_teaches(stem):
     later = [link for link in linked if link not in order[:order.index(stem)]]
     assert not later, f"{stem}: 'You will need' links chapters that are not earlier: {later}"
     assert linked or stem == order[0], f"{stem}: 'You will need' links no earlier chapter"
+
+
+def test_teaching_page_sorts_every_exercise_once():
+    """The teaching page's homework and exam lists name each exercise of the book exactly once."""
+    from emergence import course
+
+    page = "\n".join("".join(c["source"]) for c in json.loads(
+        (BOOK / "teaching.ipynb").read_text())["cells"] if c["cell_type"] == "markdown")
+    listed = re.findall(r"\{ref\}`(ex-[\w-]+)`", page)
+    exercises = [label for chapter in course.chapters() for label in chapter.exercises]
+    assert sorted(listed) == sorted(exercises), (
+        f"not listed: {sorted(set(exercises) - set(listed))}, "
+        f"not exercises: {sorted(set(listed) - set(exercises))}, "
+        f"listed twice: {sorted({x for x in listed if listed.count(x) > 1})}")
