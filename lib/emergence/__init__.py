@@ -23,8 +23,9 @@ Experiments, built on them:
 - :mod:`emergence.fits`: calibration fits with uncertainties, power-law fits;
 - :mod:`emergence.results` and :mod:`emergence.bench`: ``make results`` and ``make bench``.
 
-For the chapters: :mod:`emergence.plotting` (one figure style) and :mod:`emergence.book`
-(provenance banner, glue, warning boxes).
+For the chapters: :mod:`emergence.plotting` (one figure style), :mod:`emergence.schematics`
+(the paper's diagrams of its networks and models) and :mod:`emergence.book` (provenance banner,
+glue, warning boxes).
 """
 
 __version__ = "0.1.0"
