@@ -307,9 +307,10 @@ def compute_frontier(alphas: Sequence[float], *, start: float | None = None, n_s
                      r0: float = 0.01, n_points: int = 50) -> Explorer:
     """Ch. 7: fixed-width loss curves against compute ``C = N T``, their envelope and its law.
 
-    One slider, ``α``. The envelope is the minimum over widths (:func:`loss_vs_compute`); the law
-    is ``A_C C^(-α/(α+2))`` of Corollary 5, and the title gives the envelope's optimal width at
-    the largest compute against ``λ* (η S C)^(1/(α+2))``.
+    One slider, ``α``. The envelope is the minimum over widths
+    (:func:`emergence.theory.scaling.loss_vs_compute`); the law is ``A_C C^(-α/(α+2))`` of
+    Corollary 5, and the title gives the envelope's optimal width at the largest compute against
+    ``λ* (η S C)^(1/(α+2))``.
     """
     compute = np.geomspace(1e2, 1e9, n_points)
 
