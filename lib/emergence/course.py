@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "book" / "chapter_times.json"
 
 
-BOOK = ROOT / "book"
 _BOX = re.compile(r"^(?P<fence>[:`]{3,})\{exercise\}[^\n]*\n(?P<body>.*?)^(?P=fence)\s*$",
                   re.M | re.S)
 
@@ -69,9 +68,17 @@ def chapter(path: Path) -> Chapter:
                    labels)
 
 
-def chapters(book: Path = BOOK) -> list[Chapter]:
-    """Every numbered chapter of the book, in order."""
-    return [chapter(path) for path in sorted(book.glob("[0-9][0-9]_*.ipynb"))]
+def chapter_paths(root: Path = ROOT) -> list[Path]:
+    """The notebooks a reader works through, in the order of ``_toc.yml``: the numbered chapters
+    and the epilogue (not this teaching page, nor the appendices)."""
+    listed = re.findall(r"file:\s*(book/\S+)", (root / "_toc.yml").read_text())
+    return [root / f"{entry}.ipynb" for entry in listed
+            if (root / f"{entry}.ipynb").exists() and not entry.endswith("/teaching")]
+
+
+def chapters(root: Path = ROOT) -> list[Chapter]:
+    """Every chapter of the book, in reading order."""
+    return [chapter(path) for path in chapter_paths(root)]
 
 
 def retraining_times() -> list[dict]:
@@ -155,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--profile", choices=("quick", "paper"), default="quick")
     args = parser.parse_args(argv)
-    paths = args.notebooks or sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+    paths = args.notebooks or chapter_paths()
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
