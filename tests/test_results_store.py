@@ -63,9 +63,8 @@ def sources_at(commit: str) -> dict[str, bytes] | None:
 
 
 PENDING = {
-    "mlp_data": "about 1.3 h on two cores with the CPU engine; started, resumes from its "
-                "checkpoint",
-    "mlp_params": "200,000 Adam steps of 1,000 networks, about 3 h on two cores; not yet run",
+    "mlp_params": "200,000 Adam steps of 1,000 networks, about 3 h on two cores; started, "
+                  "resumes from its checkpoint",
     "transformer_time": "its paper recipe is still a candidate awaiting a GPU sweep (chapter 12)",
 }
 
