@@ -104,3 +104,15 @@ def test_strength_standard_error_matches_the_spread_of_repeated_measurements():
         fits.strength_standard_error(strength, loss, 0)
     with pytest.raises(ValueError, match="loss"):
         fits.strength_standard_error(strength, loss[:3], n)
+
+
+def test_half_strength_size_interpolates_in_log_size():
+    sizes = np.array([1.0, 10.0, 100.0])
+    strength = np.array([[0.0, 0.6, 0.0], [0.4, 0.8, 0.1], [0.6, 0.9, 0.2]])  # three curves
+    found = fits.half_strength_size(sizes, strength)
+    assert found[0] == pytest.approx(10**1.5)  # halfway from 0.4 to 0.6 between 10 and 100
+    assert np.isnan(found[1]) and np.isnan(found[2])  # above at the start; never reached
+    with pytest.raises(ValueError, match="sizes must be a 1-d increasing"):
+        fits.half_strength_size([10.0, 1.0], strength[:2])
+    with pytest.raises(ValueError, match="level"):
+        fits.half_strength_size(sizes, strength, level=1.0)

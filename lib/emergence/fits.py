@@ -27,7 +27,7 @@ from .theory import extended
 __all__ = [
     "Fit", "TimeFit", "fit_time", "fit_data", "fit_width", "calibrate",
     "emergence_steps", "strength_standard_error", "PowerLawFit", "fit_power_law",
-    "constant_scan",
+    "constant_scan", "half_strength_size",
 ]
 
 _N_BOOT = 200
@@ -263,6 +263,35 @@ def emergence_steps(steps, strength, threshold: float = 0.05) -> np.ndarray:
     reached = strength >= threshold
     first = np.argmax(reached, axis=0)
     return np.where(reached.any(axis=0), steps[first], np.nan)
+
+
+def half_strength_size(sizes, strength, level: float = 0.5) -> np.ndarray:
+    """The resource (training-set size, width) at which ``R/S`` first reaches ``level``.
+
+    Interpolated linearly in ``log(size)`` between the two recorded sizes that bracket the
+    crossing, along axis 0 of ``strength`` (shape ``(len(sizes), ...)``, sizes increasing and
+    positive). NaN where the level is never reached, or is already reached at the first size (the
+    crossing is then outside the measured range): a location on the curve that needs no fit, so
+    a change of shape (abruptness) does not move it the way it moves a fitted constant.
+    """
+    sizes = _validate.numbers("sizes", sizes)
+    strength = _validate.numbers("strength", strength)
+    _validate.in_open_interval("level", level, 0.0, 1.0)
+    if sizes.ndim != 1 or sizes.size < 2 or np.any(sizes <= 0) or np.any(np.diff(sizes) <= 0):
+        raise ValueError(f"sizes must be a 1-d increasing array of positive values, got {sizes!r}")
+    if strength.shape[:1] != sizes.shape:
+        raise ValueError(f"strength must have shape ({sizes.size}, ...), got {strength.shape}")
+    _validate.finite("strength", strength)
+    above = strength >= level
+    first = np.argmax(above, axis=0)
+    inside = above.any(axis=0) & (first > 0)
+    after = np.where(inside, first, 1)
+    lo = np.take_along_axis(strength, (after - 1)[None], 0)[0]
+    hi = np.take_along_axis(strength, after[None], 0)[0]
+    log_size = np.log(sizes)
+    fraction = (level - lo) / np.where(hi > lo, hi - lo, 1.0)
+    crossing = np.exp(log_size[after - 1] + fraction * (log_size[after] - log_size[after - 1]))
+    return np.where(inside, crossing, np.nan)
 
 
 def strength_standard_error(strength, loss, n_eval: int) -> np.ndarray:
