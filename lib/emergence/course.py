@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__
+from . import __version__, store
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "book" / "chapter_times.json"
@@ -84,7 +84,7 @@ def chapters(root: Path = ROOT) -> list[Chapter]:
 def retraining_times() -> list[dict]:
     """For each paper-scale experiment: whether the store holds it, and if so its training time
     and the machine it ran on (from the entry's provenance)."""
-    from . import experiments, store
+    from . import experiments
 
     rows = []
     for name in experiments.names(stored_only=True):
@@ -96,16 +96,6 @@ def retraining_times() -> list[dict]:
             row.update(wall_s=meta.get("wall_s"), device=meta.get("device"))
         rows.append(row)
     return rows
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run_notebook(path: Path, profile: str = "quick", timeout: int = 1800) -> float:
@@ -135,7 +125,7 @@ def measure(paths: list[Path], profile: str = "quick") -> dict:
     for path in paths:
         seconds[path.stem] = round(run_notebook(path, profile), 1)
         print(f"{path.stem}: {seconds[path.stem]:.0f} s", flush=True)
-    return {"profile": profile, "seconds": seconds, "cpu": _cpu_name(),
+    return {"profile": profile, "seconds": seconds, "cpu": store.cpu_model(),
             "cores": os.cpu_count(), "python": platform.python_version(),
             "emergence": __version__,
             "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}

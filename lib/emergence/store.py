@@ -380,11 +380,11 @@ def describe_device(device: torch.device | str) -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"{device.type} ({_cpu_model()}, {platform.machine() or 'unknown'}, " \
+    return f"{device.type} ({cpu_model()}, {platform.machine() or 'unknown'}, " \
         f"{torch.get_num_threads()} threads)"
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     """The CPU's model name from ``/proc/cpuinfo`` (Linux), else ``platform.processor()``."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
