@@ -54,8 +54,8 @@ ITEMS = (
     Item("Fig. 4", "time emergence in a transformer", "12_transformer", "The experiment",
          "partial", "a small configuration trained on the CPU; the paper's 10^6-step run needs "
          "days of GPU time (the chapter plans it)"),
-    Item("Table 3", "Michaud et al.'s {0, 1} labels", "01_task", "A sign convention to watch",
-         "partial", "the convention and its relation to ±S are explained, not tabulated"),
+    Item("Table 3", "Michaud et al.'s {0, 1} labels", "01_task",
+         "Table 3: the original parity-bit labels"),
     Item("Fig. 5", "deep linear network: modes and their sigmoids", "03_dynamics",
          "The deep-linear-network connection",
          note="the schematics (a, b) are drawn by emergence.schematics; panel (c) is computed"),
