@@ -1,6 +1,6 @@
 """The book's own hygiene: the table of contents and the notebooks agree, notebooks are stored
-clean (no outputs, the python3 kernel, a Colab set-up cell that installs only if needed), and each
-chapter opens by saying what it needs and what it teaches."""
+clean (no outputs, the python3 kernel, code that fits the page, a Colab set-up cell that installs
+only if needed), and each chapter opens by saying what it needs and what it teaches."""
 
 import json
 import re
@@ -41,6 +41,17 @@ def test_notebook_is_stored_clean(path):
         if cell["cell_type"] == "code":
             assert not cell.get("outputs"), f"{path.name} has stored outputs"
             assert cell.get("execution_count") is None, f"{path.name} has execution counts"
+
+
+PAGE_WIDTH = 88  # code wider than this scrolls sideways on the site
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_notebook_code_fits_the_page(path):
+    nb = json.loads(path.read_text())
+    wide = [line for cell in nb["cells"] if cell["cell_type"] == "code"
+            for line in "".join(cell["source"]).splitlines() if len(line) > PAGE_WIDTH]
+    assert not wide, f"{path.name}: code lines over {PAGE_WIDTH} columns: {wide}"
 
 
 @pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
