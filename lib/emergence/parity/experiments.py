@@ -184,7 +184,8 @@ class ProgressConfig(_Config):
     (no early stop), every ``trace_every`` steps. Arrays (runs = parity, control):
     ``trace_steps`` (T,), ``loss``, ``error``, ``drift_inf`` (‖W_t - W_0‖_∞), ``relevant``
     (mean over i ∈ S of the row norm ‖(W_t - W_0)_i‖), ``irrelevant`` (max over i ∉ S),
-    ``gap`` (the exact population-gradient gap of :func:`.fourier.gradient_gap`), each
+    ``gap`` (:func:`.fourier.gradient_gap` of the exact population gradient of the
+    correlation loss), each
     (2, seeds, T); ``t_c`` (2, seeds)."""
 
     n: int
@@ -201,7 +202,7 @@ class ProgressConfig(_Config):
         for control in (False, True):
             model = ParityMLP(self.n_seeds, self.n, self.width,
                               generator=_generator(device, self.seed + 5), device=device)
-            probes = _progress_probes(model, task, relevant, self.loss)
+            probes = _progress_probes(model, task, relevant)
             results.append(self._train(model, task, device, trace_every=self.trace_every,
                                        probes=probes, random_labels=control,
                                        freeze_solved=False, stop_when_solved=False))
@@ -211,14 +212,14 @@ class ProgressConfig(_Config):
                 **out, "wall_s": time.perf_counter() - start}
 
 
-def _progress_probes(model, task, relevant: torch.Tensor, loss: str) -> dict:
+def _progress_probes(model, task, relevant: torch.Tensor) -> dict:
     """The hidden-progress measures of ``model``, relative to its weights now (W_0)."""
     w0 = model.w1.detach().clone()
     return {
         "drift_inf": lambda m: (m.w1 - w0).abs().amax(dim=(1, 2)),
         "relevant": lambda m: _row_norms(m.w1 - w0, relevant, "mean"),
         "irrelevant": lambda m: _row_norms(m.w1 - w0, ~relevant, "max"),
-        "gap": lambda m: _exact_gap(m, task, relevant, loss),
+        "gap": lambda m: _exact_gap(m, task, relevant),
     }
 
 
@@ -229,9 +230,12 @@ def _row_norms(delta: torch.Tensor, rows: torch.Tensor, how: str) -> torch.Tenso
     return torch.where(rows, norms, -torch.inf).amax(dim=1)
 
 
-def _exact_gap(model, task, relevant, loss) -> torch.Tensor:
+def _exact_gap(model, task, relevant) -> torch.Tensor:
+    """The gap of the exact population gradient of the *correlation* loss -y f (the paper's
+    Fourier gap): the hinge loss's gradient also carries the mask 1[y f < 1], which depends on
+    x through f itself and hides the gap once |f| is of order 1."""
     with torch.enable_grad():
-        gradient = mlp_population_gradient(model, task.subsets, loss)
+        gradient = mlp_population_gradient(model, task.subsets, "correlation")
     return gradient_gap(gradient, relevant)
 
 
