@@ -73,9 +73,10 @@ def polynet_error(v, sigma, k: int):
 
 
 def plateau_fraction(v0, sigma, k: int, level: float = 0.49):
-    """Fraction of the time to reach error ``level`` that is spent before the error leaves
-    ``level``... precisely: T(level) / T_blowup = 1 - (v0 / v_level)^(k-2), where v_level is
-    the relevant weight at which :func:`polynet_error` equals ``level`` (k >= 3)."""
+    """T(level) / t*: the time for the disjoint PolyNet's flow (k >= 3) to bring the error of
+    :func:`polynet_error` down to ``level``, as a fraction of its blow-up time t*. It equals
+    1 - (v0 / v_level)^(k-2), with v_level the relevant weight at which the error is ``level``.
+    """
     _validate.in_open_interval("level", level, 0.0, 0.5)
     v_level = np.sqrt(2) * sigma * special.erfinv((1 - 2 * level) ** (1 / k))
     return product_flow_time(v0, v_level, k) / blowup_time(v0, k)
