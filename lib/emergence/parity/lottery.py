@@ -1,0 +1,85 @@
+"""Lottery-ticket neurons of an ``s``-sparse first layer: the closed forms and the counting.
+
+With ``s``-sparse initialisation every hidden unit starts with ``s`` nonzero input weights on a
+uniformly random support. Edelman et al. (2023) explain why width helps on a ``k``-sparse
+parity by the units whose support is *nested* with the relevant set ``S``: for ``s >= k`` the
+support contains ``S`` (the unit sees an ``(s, k)`` problem instead of an ``(n, k)`` one); for
+``s < k`` the support lies inside ``S`` (the unit starts with ``s`` of the ``k`` bits and only has
+to find the rest). Such a unit is a lottery ticket. Units draw their supports independently, so
+the number of tickets in a width-``r`` layer is ``Binomial(r, p)`` and a layer holds at least one
+with probability ``1 - (1 - p)^r ≈ 1 - exp(-r p)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .. import _validate
+
+
+def _check_sizes(n: int, k: int, s: int) -> None:
+    _validate.positive_int("n", n)
+    _validate.positive_int("k", k)
+    _validate.positive_int("s", s)
+    if k > n:
+        raise ValueError(f"k must lie in [1, n = {n}], got {k}")
+    if s > n:
+        raise ValueError(f"s must lie in [1, n = {n}], got {s}")
+
+
+def ticket_probability(n: int, k: int, s: int) -> float:
+    """Probability that a uniformly random ``s``-subset of ``n`` bits is nested with a fixed
+    ``k``-subset: ``C(n-k, s-k) / C(n, s)`` for ``s >= k`` (it contains S), ``C(k, s) / C(n, s)``
+    for ``s < k`` (it lies inside S)."""
+    _check_sizes(n, k, s)
+    if s >= k:
+        return math.comb(n - k, s - k) / math.comb(n, s)
+    return math.comb(k, s) / math.comb(n, s)
+
+
+def at_least_one_ticket(p, width):
+    """``1 - (1 - p)^r``: the probability that ``r`` independent units hold a ticket."""
+    _validate.probability("p", p)
+    _validate.positive("width", width)
+    return -np.expm1(np.asarray(width, dtype=float) * np.log1p(-np.asarray(p, dtype=float)))
+
+
+def sparse_supports(n_members: int, width: int, n: int, s: int,
+                    generator: torch.Generator) -> torch.Tensor:
+    """``(n_members, width, s)`` long: each unit's ``s`` distinct input indices, uniform."""
+    _validate.positive_int("n_members", n_members)
+    _validate.positive_int("width", width)
+    _check_sizes(n, 1, s)
+    scores = torch.rand(n_members, width, n, generator=generator,
+                        device=generator.device)
+    return scores.argsort(dim=-1)[..., :s]
+
+
+def count_tickets(supports: torch.Tensor, relevant: torch.Tensor) -> torch.Tensor:
+    """Tickets per member: units whose support and relevant set are nested.
+
+    ``supports`` (M, r, s) and ``relevant`` (M, k) are index tensors; returns (M,) long.
+    """
+    if supports.dim() != 3 or relevant.dim() != 2 or supports.shape[0] != relevant.shape[0]:
+        raise ValueError(f"supports must be (M, r, s) and relevant (M, k) with the same M, got "
+                         f"{tuple(supports.shape)} and {tuple(relevant.shape)}")
+    s, k = supports.shape[2], relevant.shape[1]
+    hits = (supports[..., :, None] == relevant[:, None, None, :]).any(-1).sum(-1)  # (M, r)
+    return (hits == min(s, k)).sum(-1)
+
+
+def wilson_interval(successes, trials, z: float = 1.0):
+    """Wilson score interval ``(low, high)`` of a binomial proportion, ``z`` standard errors."""
+    successes = _validate.numbers("successes", successes)
+    trials = _validate.numbers("trials", trials)
+    _validate.positive("trials", trials)
+    if np.any(successes < 0) or np.any(successes > trials):
+        raise ValueError(f"successes must lie in [0, trials], got {successes!r}")
+    _validate.finite_positive("z", z)
+    p = successes / trials
+    centre = (p + z**2 / (2 * trials)) / (1 + z**2 / trials)
+    half = z * np.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2)) / (1 + z**2 / trials)
+    return centre - half, centre + half
