@@ -1,0 +1,20 @@
+"""Sparse parity learned by SGD (Part IV: Barak et al. 2022, Edelman et al. 2023).
+
+Modules, one concept each:
+
+- :mod:`.task`: the (n, k)-parity task, one hidden subset per member, online and fixed data;
+- :mod:`.model`: :class:`~.model.ParityMLP`, many 2-layer MLPs (seeds, widths) as one model,
+  with ReLU or z^k units and the uniform, Bernoulli, Gaussian, PyTorch and s-sparse inits;
+- :mod:`.train`: plain SGD (hinge, square or correlation loss, weight decay) recording each
+  member's success step t_c (100 % on a held-out batch) and optional traces.
+"""
+
+from .model import ACTIVATIONS, INITS, ParityMLP
+from .task import FixedParitySet, OnlineParity, ParityTask, random_inputs, random_subsets
+from .train import LOSSES, HeldOut, ParityRun, member_losses, train_parity
+
+__all__ = [
+    "ParityTask", "OnlineParity", "FixedParitySet", "random_subsets", "random_inputs",
+    "ParityMLP", "ACTIVATIONS", "INITS",
+    "train_parity", "HeldOut", "ParityRun", "member_losses", "LOSSES",
+]
