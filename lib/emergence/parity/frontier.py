@@ -34,7 +34,8 @@ def subsets(n: int, k: int) -> np.ndarray:
     _validate.non_negative_int("k", k)
     if k > n:
         raise ValueError(f"k must lie in [0, n = {n}], got {k}")
-    return np.array(list(itertools.combinations(range(n), k)), dtype=int).reshape(-1, k)
+    rows = list(itertools.combinations(range(n), k))
+    return np.array(rows, dtype=int).reshape(math.comb(n, k), k)
 
 
 def correlations(inputs: np.ndarray, gradients: np.ndarray, sets: np.ndarray) -> np.ndarray:
@@ -46,7 +47,7 @@ def correlations(inputs: np.ndarray, gradients: np.ndarray, sets: np.ndarray) ->
     if inputs.shape[0] != gradients.shape[0]:
         raise ValueError(f"inputs and gradients need one row per input, got "
                          f"{inputs.shape[0]} and {gradients.shape[0]}")
-    chi = np.prod(inputs[:, sets], axis=-1) if sets.shape[1] else np.ones((len(inputs), 1))
+    chi = np.prod(inputs[:, sets], axis=-1)  # (2^n, n_sets); the empty product is 1
     return chi.T @ gradients / len(inputs)
 
 

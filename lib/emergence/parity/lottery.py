@@ -47,28 +47,20 @@ def at_least_one_ticket(p, width):
     return -np.expm1(np.asarray(width, dtype=float) * np.log1p(-np.asarray(p, dtype=float)))
 
 
-def sparse_supports(n_members: int, width: int, n: int, s: int,
-                    generator: torch.Generator) -> torch.Tensor:
-    """``(n_members, width, s)`` long: each unit's ``s`` distinct input indices, uniform."""
-    _validate.positive_int("n_members", n_members)
-    _validate.positive_int("width", width)
-    _check_sizes(n, 1, s)
-    scores = torch.rand(n_members, width, n, generator=generator,
-                        device=generator.device)
-    return scores.argsort(dim=-1)[..., :s]
-
-
-def count_tickets(supports: torch.Tensor, relevant: torch.Tensor) -> torch.Tensor:
+def count_tickets(support: torch.Tensor, relevant: torch.Tensor) -> torch.Tensor:
     """Tickets per member: units whose support and relevant set are nested.
 
-    ``supports`` (M, r, s) and ``relevant`` (M, k) are index tensors; returns (M,) long.
+    ``support`` (M, n, r) is True where a unit's input weight is nonzero, ``relevant`` (M, n)
+    True on S; a unit with support size ``s`` is a ticket when it holds ``min(s, k)`` relevant
+    bits. Returns (M,) long.
     """
-    if supports.dim() != 3 or relevant.dim() != 2 or supports.shape[0] != relevant.shape[0]:
-        raise ValueError(f"supports must be (M, r, s) and relevant (M, k) with the same M, got "
-                         f"{tuple(supports.shape)} and {tuple(relevant.shape)}")
-    s, k = supports.shape[2], relevant.shape[1]
-    hits = (supports[..., :, None] == relevant[:, None, None, :]).any(-1).sum(-1)  # (M, r)
-    return (hits == min(s, k)).sum(-1)
+    if support.dim() != 3 or relevant.dim() != 2 or support.shape[:2] != relevant.shape:
+        raise ValueError(f"support must be (M, n, r) and relevant (M, n), got "
+                         f"{tuple(support.shape)} and {tuple(relevant.shape)}")
+    hits = (support & relevant[:, :, None]).sum(dim=1)                  # (M, r)
+    size = support.sum(dim=1)
+    k = relevant.sum(dim=1, keepdim=True)
+    return ((hits == torch.minimum(size, k)) & (size > 0)).sum(dim=1)
 
 
 def wilson_interval(successes, trials, z: float = 1.0):
