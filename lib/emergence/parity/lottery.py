@@ -47,20 +47,25 @@ def at_least_one_ticket(p, width):
     return -np.expm1(np.asarray(width, dtype=float) * np.log1p(-np.asarray(p, dtype=float)))
 
 
-def count_tickets(support: torch.Tensor, relevant: torch.Tensor) -> torch.Tensor:
-    """Tickets per member: units whose support and relevant set are nested.
+def ticket_units(support: torch.Tensor, relevant: torch.Tensor) -> torch.Tensor:
+    """``(M, r)`` boolean: the units whose support and relevant set are nested.
 
     ``support`` (M, n, r) is True where a unit's input weight is nonzero, ``relevant`` (M, n)
     True on S; a unit with support size ``s`` is a ticket when it holds ``min(s, k)`` relevant
-    bits. Returns (M,) long.
+    bits (units with an empty support, e.g. masked ones, are not).
     """
     if support.dim() != 3 or relevant.dim() != 2 or support.shape[:2] != relevant.shape:
         raise ValueError(f"support must be (M, n, r) and relevant (M, n), got "
                          f"{tuple(support.shape)} and {tuple(relevant.shape)}")
-    hits = (support & relevant[:, :, None]).sum(dim=1)                  # (M, r)
+    hits = (support & relevant[:, :, None]).sum(dim=1)
     size = support.sum(dim=1)
     k = relevant.sum(dim=1, keepdim=True)
-    return ((hits == torch.minimum(size, k)) & (size > 0)).sum(dim=1)
+    return (hits == torch.minimum(size, k)) & (size > 0)
+
+
+def count_tickets(support: torch.Tensor, relevant: torch.Tensor) -> torch.Tensor:
+    """Tickets per member, ``(M,)`` long (see :func:`ticket_units`)."""
+    return ticket_units(support, relevant).sum(dim=1)
 
 
 def wilson_interval(successes, trials, z: float = 1.0):

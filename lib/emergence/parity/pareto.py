@@ -187,7 +187,7 @@ def make_pareto_grid(profile: str) -> ParetoGrid:
     months of these two cores; its optimiser settings are not known to the book (Barak et
     al.'s are used, see the reproduction notes).
 
-    Quick: (14, 3), widths 10, 30, 100, m = 50, 100, 200, 400, 3 seeds, 1,500 steps.
+    Quick: (12, 3), widths 10 and 100, m = 40, 80, 160, 320, 3 seeds, 1,200 steps.
     """
     profile = check_profile(profile)
     common = {"name": "pareto_grid", "profile": profile, "k": 3, "sparsities": (0, 2),
@@ -197,8 +197,8 @@ def make_pareto_grid(profile: str) -> ParetoGrid:
         return ParetoGrid(n=20, widths=(10, 30, 100, 300),
                           sample_sizes=(100, 200, 300, 400, 600, 800), n_seeds=6,
                           max_steps=5000, **common)
-    return ParetoGrid(n=14, widths=(10, 30, 100), sample_sizes=(50, 100, 200, 400), n_seeds=3,
-                      max_steps=1500, **common)
+    return ParetoGrid(n=12, widths=(10, 100), sample_sizes=(40, 80, 160, 320), n_seeds=3,
+                      max_steps=1200, **common)
 
 
 register("pareto_grid", make_pareto_grid)
