@@ -137,6 +137,7 @@ def test_pareto_grid_validates_and_runs():
     out = grid.run()
     assert out["t_c"].shape == (2, 2, 1, 2) and np.all(out["tickets"][0] == -1)
     assert np.all(out["tickets"][1] >= 0)
+    assert out["t_c"].dtype == np.int64 and np.all((out["t_c"] == -1) | (out["t_c"] > 0))
 
 
 def test_sparse_first_layer_keeps_s_task_weights_and_the_norm():

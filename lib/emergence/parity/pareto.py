@@ -74,8 +74,9 @@ class ParetoGrid:
     One ensemble per (sparsity, width) holds every (m, seed) member; seed j has the same hidden
     set S and the same training samples at every width and init. A member succeeds at the first
     check (every ``check_every`` steps) with zero error on ``eval_size`` fresh inputs; it is then
-    frozen. Arrays of ``run``: ``t_c`` (n_sparsities, n_widths, n_m, n_seeds), NaN = never
-    within ``max_steps``; ``tickets`` (same shape, lottery tickets at init, see
+    frozen. Arrays of ``run``: ``t_c`` (n_sparsities, n_widths, n_m, n_seeds) int, the success
+    step, -1 = not within ``max_steps`` (an integer code: the store keeps floats finite);
+    ``tickets`` (same shape, lottery tickets at init, see
     :func:`emergence.parity.lottery.count_tickets`; -1 for the dense init); ``widths``,
     ``sample_sizes``, ``sparsities``; ``cell_wall_s`` (n_sparsities, n_widths); ``wall_s``.
     """
@@ -172,7 +173,8 @@ class ParetoGrid:
                     print(f"s={sparsity} width={width}: {np.isfinite(t).mean():.0%} solved, "
                           f"{walls[-1]:.0f} s", flush=True)
         shape = (len(self.sparsities), len(self.widths))
-        return {"t_c": np.stack(t_c).reshape(*shape, *t_c[0].shape),
+        steps = np.stack(t_c).reshape(*shape, *t_c[0].shape)
+        return {"t_c": np.where(np.isfinite(steps), steps, -1).astype(np.int64),
                 "tickets": np.stack(tickets).reshape(*shape, *tickets[0].shape),
                 "widths": np.asarray(self.widths), "sample_sizes": np.asarray(self.sample_sizes),
                 "sparsities": np.asarray(self.sparsities),
