@@ -66,6 +66,8 @@ PENDING = {
     "mlp_params": "200,000 Adam steps of 1,000 networks, about 3 h on two cores; started, "
                   "resumes from its checkpoint",
     "transformer_time": "its paper recipe is still a candidate awaiting a GPU sweep (chapter 12)",
+    "parity_progress": "chapter 13: running (python -m emergence.results --only parity_progress)",
+    "parity_calib": "chapter 13: running (python -m emergence.results --only parity_calib)",
 }
 
 

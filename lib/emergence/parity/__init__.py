@@ -6,15 +6,24 @@ Modules, one concept each:
 - :mod:`.model`: :class:`~.model.ParityMLP`, many 2-layer MLPs (seeds, widths) as one model,
   with ReLU or z^k units and the uniform, Bernoulli, Gaussian, PyTorch and s-sparse inits;
 - :mod:`.train`: plain SGD (hinge, square or correlation loss, weight decay) recording each
-  member's success step t_c (100 % on a held-out batch) and optional traces.
+  member's success step t_c (100 % on a held-out batch) and optional traces;
+- :mod:`.fourier`: exact Fourier coefficients by enumeration, the majority closed form, the
+  Fourier gap and the exact population gradient of an MLP;
+- :mod:`.escape`: escape from a small init for products of q factors (disjoint PolyNet,
+  degree-q multilinear skill);
+- :mod:`.experiments`: the named experiments of Chapter 13 (registered on import).
 """
 
-from .model import ACTIVATIONS, INITS, ParityMLP
+from .model import ACTIVATIONS, INITS, ParityMLP, PolyNet, disjoint_blocks
 from .task import FixedParitySet, OnlineParity, ParityTask, random_inputs, random_subsets
 from .train import LOSSES, HeldOut, ParityRun, member_losses, train_parity
 
 __all__ = [
     "ParityTask", "OnlineParity", "FixedParitySet", "random_subsets", "random_inputs",
-    "ParityMLP", "ACTIVATIONS", "INITS",
+    "ParityMLP", "PolyNet", "disjoint_blocks", "ACTIVATIONS", "INITS",
     "train_parity", "HeldOut", "ParityRun", "member_losses", "LOSSES",
 ]
+
+from .experiments import _register
+
+_register()

@@ -160,3 +160,56 @@ def _unit_mask(widths: Sequence[int], n_members: int, width: int,
     sizes = torch.tensor(widths, device=device)
     units = torch.arange(width, device=device)
     return (units[None, :] < sizes[:, None]).to(torch.float32)[:, None, :]
+
+
+class PolyNet(torch.nn.Module):
+    """``n_members`` PolyNets f(x) = ∏_{j=1}^k ⟨w_j, x⟩ (Barak et al.'s architecture (xv)):
+    products of k linear functions, which can represent the k-parity exactly.
+
+    ``blocks``: optional (M, k, n) 0/1 mask; factor j then sees only the inputs of its block
+    (the *disjoint* PolyNet of the paper's theory, see :func:`disjoint_blocks`). Weights are
+    U[-c, c] with the Glorot bound c = sqrt(6 / (fan_in + 1)) of each factor (fan_in = n, or
+    the block size), times ``scale``. Parameter ``w``: (M, k, n).
+    """
+
+    def __init__(self, n_members: int, n: int, k: int, blocks: torch.Tensor | None = None,
+                 scale: float = 1.0, generator: torch.Generator | None = None,
+                 device: torch.device | str = "cpu") -> None:
+        super().__init__()
+        _validate.positive_int("n_members", n_members)
+        _validate.positive_int("n", n)
+        _validate.positive_int("k", k)
+        _validate.finite_positive("scale", scale)
+        if blocks is None:
+            blocks = torch.ones((n_members, k, n), device=device)
+        blocks = torch.as_tensor(blocks, dtype=torch.float32, device=device)
+        if blocks.shape != (n_members, k, n):
+            raise ValueError(f"blocks must have shape ({n_members}, {k}, {n}), "
+                             f"got {tuple(blocks.shape)}")
+        self.register_buffer("blocks", blocks)
+        bound = torch.sqrt(6 / (blocks.sum(dim=2, keepdim=True) + 1))
+        u = torch.rand((n_members, k, n), generator=generator, device=device)
+        self.w = torch.nn.Parameter((2 * u - 1) * bound * scale * blocks)
+
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        """Outputs ``(M, B)`` for ``x`` of shape ``(M, B, n)`` (or only ``members``)."""
+        w = self.w * self.blocks
+        if members is not None:
+            w = w[members]
+        return torch.einsum("mbn,mkn->mbk", x, w).prod(dim=2)
+
+
+def disjoint_blocks(subsets: torch.Tensor, n: int) -> torch.Tensor:
+    """``(M, k, n)`` partition of [0, n) into k blocks, block j holding the j-th relevant index
+    of each member and an equal share (up to one) of the irrelevant ones, in index order."""
+    n_members, k = subsets.shape
+    relevant = torch.zeros((n_members, n), dtype=torch.bool, device=subsets.device)
+    relevant.scatter_(1, subsets, True)
+    blocks = torch.zeros((n_members, k, n), device=subsets.device)
+    members = torch.arange(n_members, device=subsets.device)
+    for j in range(k):
+        blocks[members, j, subsets[:, j]] = 1.0
+    for m in range(n_members):
+        rest = torch.nonzero(~relevant[m]).flatten()
+        blocks[m, torch.arange(len(rest), device=subsets.device) % k, rest] = 1.0
+    return blocks
