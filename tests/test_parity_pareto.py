@@ -161,3 +161,18 @@ def test_calib_frontier_configs():
     with pytest.raises(ValueError, match="cells"):
         CalibFrontier(name="calib_frontier", profile="quick", cells=((16,),), n_data=(10,),
                       n_steps=10, n_seeds=1)
+
+
+def test_stratified_z():
+    from emergence.parity.lottery import stratified_z
+
+    exposed = np.array([[1, 1, 0, 0], [1, 0, 0, 0]], bool)
+    assert stratified_z(exposed, exposed) > 0          # success exactly where exposed
+    assert stratified_z(~exposed, exposed) < 0
+    same = np.array([[1, 0, 1, 0]], bool)            # half of each group succeeds
+    assert stratified_z(same, np.array([[1, 1, 0, 0]], bool)) == 0
+    # one 2x2 table by hand: a = 2, E = 2 * 2 / 4 = 1, V = 2*2*2*2 / (16*3) = 1/3
+    assert stratified_z(exposed[:1], exposed[:1]) == pytest.approx(1 / np.sqrt(1 / 3))
+    assert np.isnan(stratified_z(np.ones((1, 4), bool), exposed[:1]))
+    with pytest.raises(ValueError, match="n_strata"):
+        stratified_z(np.ones(3, bool), np.ones(3, bool))

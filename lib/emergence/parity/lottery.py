@@ -80,3 +80,27 @@ def wilson_interval(successes, trials, z: float = 1.0):
     centre = (p + z**2 / (2 * trials)) / (1 + z**2 / trials)
     half = z * np.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2)) / (1 + z**2 / trials)
     return centre - half, centre + half
+
+
+def stratified_z(success, exposed):
+    """Mantel-Haenszel z-score for "exposed runs succeed more often", within strata.
+
+    ``success`` and ``exposed`` are boolean arrays of shape (n_strata, n_runs): e.g. one stratum
+    per (width, sample size) cell of a grid and ``exposed`` = "held a lottery ticket at init".
+    Comparing within strata removes what the strata themselves explain (wider layers hold more
+    tickets *and* succeed more often). Strata where either margin is constant carry no
+    information and are skipped; returns NaN when none is left.
+    """
+    success, exposed = np.asarray(success, bool), np.asarray(exposed, bool)
+    if success.shape != exposed.shape or success.ndim != 2:
+        raise ValueError(f"success and exposed must be (n_strata, n_runs) arrays of one shape, "
+                         f"got {success.shape} and {exposed.shape}")
+    n = success.shape[1]
+    n_exp, n_win = exposed.sum(1), success.sum(1)
+    both = (success & exposed).sum(1)
+    keep = (n_exp > 0) & (n_exp < n) & (n_win > 0) & (n_win < n)
+    if n < 2 or not keep.any():
+        return float("nan")
+    expect = n_exp * n_win / n
+    var = n_exp * (n - n_exp) * n_win * (n - n_win) / (n**2 * (n - 1))
+    return float((both - expect)[keep].sum() / np.sqrt(var[keep].sum()))
