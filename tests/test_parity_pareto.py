@@ -176,3 +176,27 @@ def test_stratified_z():
     assert np.isnan(stratified_z(np.ones((1, 4), bool), exposed[:1]))
     with pytest.raises(ValueError, match="n_strata"):
         stratified_z(np.ones(3, bool), np.ones(3, bool))
+
+
+def test_rewind_keeps_the_largest_units_and_their_initial_values():
+    from emergence.parity import ParityMLP
+    from emergence.parity.rewind import subnetwork, top_units, unit_norms
+
+    wide = ParityMLP(3, 8, 20, init="sparse", s=2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        wide.w2[1, 7, 0] = 50.0                       # unit 7 of member 1 is the largest
+    units = top_units(wide, 4)
+    assert units[1, 0].item() == 7
+    norms = unit_norms(wide)
+    assert torch.all(norms.gather(1, units).min(1).values >= norms.sort(1).values[:, -4])
+    state = {k: v.detach().clone() for k, v in wide.state_dict().items()}
+    small = subnetwork(state, units, repeats=2)
+    x = torch.randn(3, 5, 8).sign()
+    # the small network computes the wide one's output restricted to the kept units
+    hidden = torch.relu(x @ state["w1"] + state["b1"])          # (3, 5, 20)
+    keep = torch.zeros(3, 20).scatter_(1, units, 1.0)
+    expected = (hidden * keep[:, None, :]) @ state["w2"] + state["b2"]
+    out = small(x.repeat_interleave(2, 0))
+    assert torch.allclose(out, expected[..., 0].repeat_interleave(2, 0), atol=1e-5)
+    with pytest.raises(ValueError, match="count"):
+        top_units(wide, 21)
