@@ -49,7 +49,8 @@ from .train import (
 
 _REGISTRY: dict[str, Callable[[str], object]] = {}
 _REFERENCE_ONLY: set[str] = set()
-_PLUGINS = ("emergence.transformer", "emergence.parity")
+_PLUGINS = ("emergence.transformer", "emergence.parity", "emergence.parity.calib_frontier",
+            "emergence.parity.pareto")
 
 
 ENGINES = ("torch", "rowsum")
