@@ -150,6 +150,8 @@ class SearchConfig(_Config):
     on one shared subset, each copied ``n_streams`` times and trained on different batches.
     Arrays: ``t_c_trials`` (n_trials,), ``t_c_shared`` (n_inits, n_streams)."""
 
+    nan_arrays = ("t_c_trials", "t_c_shared")
+
     n: int
     k: int
     width: int
