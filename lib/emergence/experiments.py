@@ -49,7 +49,7 @@ from .train import (
 
 _REGISTRY: dict[str, Callable[[str], object]] = {}
 _REFERENCE_ONLY: set[str] = set()
-_PLUGINS = ("emergence.transformer",)
+_PLUGINS = ("emergence.transformer", "emergence.icl")
 
 
 ENGINES = ("torch", "rowsum")
