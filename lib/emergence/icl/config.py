@@ -94,6 +94,11 @@ class ICLConfig:
         return AttentionOnlyTransformer(self.k, self.length, self.d, self.n_layers,
                                         self.n_members, self.dropout).to(device)
 
+    def optimiser(self, model: AttentionOnlyTransformer) -> torch.optim.Optimizer:
+        """AdamW with weight decay on the Linear weights only (the official code's groups)."""
+        return torch.optim.AdamW(model.parameter_groups(self.weight_decay), lr=self.lr,
+                                 betas=self.betas)
+
     def run(self, device="cpu", progress: bool = False) -> dict[str, np.ndarray]:
         """Train every member; the arrays of :func:`.train.train` plus each member's fraction."""
         out = train(self, self.build(device), torch.device(device), progress)

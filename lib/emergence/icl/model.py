@@ -65,6 +65,7 @@ class AttentionOnlyTransformer(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
         self.k, self.length, self.d, self.dropout = k, length, d, dropout
+        self.n_models = n_models
         m, std, out_std = n_models, 0.02, 0.02 / math.sqrt(2 * n_layers)
         self.embed = _normal((m, k, d), std)
         self.layers = nn.ModuleList()

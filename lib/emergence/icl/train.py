@@ -38,7 +38,7 @@ class TestSet:
 def measure(model, test: TestSet) -> dict[str, np.ndarray]:
     """Per-member last-token KLs and the layer-1 previous-token attention on ``test``."""
     model.eval()
-    n_models = model.embed.shape[0]
+    n_models = model.n_models
     probs, previous = [], []
     for start in range(0, test.x.shape[0], _EVAL_CHUNK):
         x = test.x[start:start + _EVAL_CHUNK].expand(n_models, -1, -1)
@@ -69,8 +69,7 @@ def train(cfg, model, device, progress: bool = False) -> dict[str, np.ndarray]:
     """Train ``model`` as ``cfg`` says; the measurements at ``cfg.record_steps()``."""
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     test = TestSet(cfg.n_test, cfg.k, cfg.length, generator, device)
-    optimiser = torch.optim.AdamW(model.parameter_groups(cfg.weight_decay), lr=cfg.lr,
-                                  betas=cfg.betas)
+    optimiser = cfg.optimiser(model)
     record = set(cfg.record_steps().tolist())
     rows = []
     for step in range(cfg.n_steps + 1):
