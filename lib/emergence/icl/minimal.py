@@ -53,8 +53,8 @@ class MinimalModel(nn.Module):
         t = x.shape[2]
         e = F.one_hot(x, self.k).float()
         mix = self.mixing(t)
-        h = torch.einsum("mij,mbjk->mbik", mix, e)
-        scores = torch.einsum("mbik,mkl,mbjl->mbij", e, self.w, h)
+        h = mix[:, None] @ e
+        scores = (e @ self.w[:, None]) @ h.transpose(-1, -2)
         scores = scores.masked_fill(self.future[:t, :t], 0.0)
         counts = torch.arange(1, t + 1, device=x.device, dtype=e.dtype)[:, None]
         logits = scores @ e / counts
