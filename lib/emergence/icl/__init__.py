@@ -16,8 +16,8 @@ Modules, one concept each:
 
 from . import chains, strategies
 from .config import ICLConfig
-from .experiments import markov_config, prior_mix_config
+from .experiments import markov_config, minimal_config, prior_mix_config
 from .model import AttentionOnlyTransformer
 
 __all__ = ["chains", "strategies", "ICLConfig", "AttentionOnlyTransformer",
-           "markov_config", "prior_mix_config"]
+           "markov_config", "prior_mix_config", "minimal_config"]
