@@ -66,10 +66,10 @@ PENDING = {
     "mlp_params": "200,000 Adam steps of 1,000 networks, about 3 h on two cores; started, "
                   "resumes from its checkpoint",
     "transformer_time": "its paper recipe is still a candidate awaiting a GPU sweep (chapter 12)",
-    "icl_markov": "3 seeds x 1,400 steps, about 20 CPU-minutes on idle cores; started from commit "
-                  "cfbfa47 on the shared machine and still running at the chapter's deadline",
-    "icl_prior_mix": "3 seeds x 900 steps, about 12 CPU-minutes on idle cores; started from commit "
-                     "cfbfa47 on the shared machine and still running at the chapter's deadline",
+    "icl_markov": "the 3-seed, 1,400-step run (commit cfbfa47, 3,505 s on the shared CPU) "
+                  "finished but only 1 of 3 seeds reached the bigram stage; needs >= 2,000 steps",
+    "icl_prior_mix": "the 900-step run (3,209 s) finished with no seed at the bigram stage; "
+                     "needs the same length as icl_markov",
 }
 
 
