@@ -50,7 +50,7 @@ from .train import (
 _REGISTRY: dict[str, Callable[[str], object]] = {}
 _REFERENCE_ONLY: set[str] = set()
 _PLUGINS = ("emergence.transformer", "emergence.parity", "emergence.parity.calib_frontier",
-            "emergence.parity.pareto")
+            "emergence.parity.pareto", "emergence.icl")
 
 
 ENGINES = ("torch", "rowsum")

@@ -1,0 +1,106 @@
+"""The settings of an ICL-MC transformer experiment (:class:`ICLConfig`) and its ``run``.
+
+An experiment in the sense of :mod:`emergence.experiments`: a frozen, validated record of every
+setting (the results store hashes ``to_dict()``), whose ``run(device)`` trains all members as
+one batched model and returns the last-token measurements of :mod:`.train`. Members come in
+groups, one per entry of ``unigram_free`` (the fraction of each batch drawn from the doubly
+stochastic prior, which has no unigram signal), ``n_seeds`` members per group.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .. import _validate
+from ..profiles import check_profile
+from .model import AttentionOnlyTransformer
+from .train import train
+
+
+@dataclass(frozen=True)
+class ICLConfig:
+    """One ICL-MC training experiment.
+
+    Task: ``k`` states, sequences of ``length`` tokens; ``unigram_free`` fractions (one member
+    group each). Model: width ``d``, ``n_layers`` one-head attention layers, ``dropout``.
+    Training: AdamW with ``lr``, ``betas``, ``weight_decay`` (Linear weights only), batch
+    ``batch_size`` fresh chains per member per step, ``n_steps``. Measurement: every
+    ``record_every`` steps on ``n_test`` fixed Dirichlet(1) chains.
+    """
+
+    name: str = "icl_markov"
+    profile: str = "quick"
+    k: int = 2
+    length: int = 100
+    d: int = 16
+    n_layers: int = 2
+    dropout: float = 0.1
+    lr: float = 5e-4
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = 0.1
+    batch_size: int = 64
+    n_steps: int = 2000
+    record_every: int = 25
+    n_test: int = 512
+    unigram_free: tuple[float, ...] = (0.0,)
+    n_seeds: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_profile(self.profile)
+        for name in ("length", "d", "n_layers", "batch_size", "n_steps", "record_every",
+                     "n_test", "n_seeds"):
+            _validate.positive_int(name, getattr(self, name))
+        _validate.non_negative_int("seed", self.seed)
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 2:
+            raise ValueError(f"k must be an integer >= 2, got {self.k!r}")
+        _validate.finite_positive("lr", self.lr)
+        _validate.non_negative("weight_decay", self.weight_decay)
+        _validate.in_half_open_interval("dropout", self.dropout, 0.0, 1.0)
+        _validate.in_half_open_interval("betas", self.betas, 0.0, 1.0)
+        if len(self.betas) != 2:
+            raise ValueError(f"betas must be a pair, got {self.betas!r}")
+        if not self.unigram_free or not all(0.0 <= f <= 1.0 for f in self.unigram_free):
+            raise ValueError(f"unigram_free must be a non-empty tuple of fractions in [0, 1], "
+                             f"got {self.unigram_free!r}")
+
+    @property
+    def n_members(self) -> int:
+        return len(self.unigram_free) * self.n_seeds
+
+    def to_dict(self) -> dict:
+        """Every setting, JSON-serialisable (tuples become lists); the store hashes this."""
+        out = dataclasses.asdict(self)
+        out["betas"] = list(self.betas)
+        out["unigram_free"] = list(self.unigram_free)
+        out["kind"] = "icl_markov"
+        return out
+
+    def replace(self, **changes) -> ICLConfig:
+        """A copy with some settings changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def record_steps(self) -> np.ndarray:
+        """The steps at which the members are measured (step 0 and every ``record_every``)."""
+        return np.unique(np.r_[np.arange(0, self.n_steps + 1, self.record_every), self.n_steps])
+
+    def build(self, device="cpu") -> AttentionOnlyTransformer:
+        """The freshly initialised ensemble (seeded by ``seed``)."""
+        torch.manual_seed(self.seed)
+        return AttentionOnlyTransformer(self.k, self.length, self.d, self.n_layers,
+                                        self.n_members, self.dropout).to(device)
+
+    def optimiser(self, model: AttentionOnlyTransformer) -> torch.optim.Optimizer:
+        """AdamW with weight decay on the Linear weights only (the official code's groups)."""
+        return torch.optim.AdamW(model.parameter_groups(self.weight_decay), lr=self.lr,
+                                 betas=self.betas)
+
+    def run(self, device="cpu", progress: bool = False) -> dict[str, np.ndarray]:
+        """Train every member; the arrays of :func:`.train.train` plus each member's fraction."""
+        out = train(self, self.build(device), torch.device(device), progress)
+        out["member_unigram_free"] = np.repeat(np.asarray(self.unigram_free), self.n_seeds)
+        return out

@@ -1,0 +1,172 @@
+"""Unit tests of emergence.icl: sampling, strategies, the two models, skill read-outs."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import entropy
+
+from emergence.icl import chains, skills, strategies
+from emergence.icl.config import ICLConfig
+from emergence.icl.minimal import MinimalConfig, MinimalModel
+from emergence.icl.model import AttentionOnlyTransformer, _skew
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_dirichlet_rows_are_uniform_on_the_simplex():
+    p = chains.dirichlet_matrices(20000, 3, gen())
+    assert torch.allclose(p.sum(-1), torch.ones(20000, 3))
+    # Dir(1,1,1): each coordinate is Beta(1, 2), mean 1/3, variance 1/18
+    assert abs(p[..., 0].mean().item() - 1 / 3) < 4 * (1 / 18 / 60000) ** 0.5
+    assert abs(p[..., 0].var().item() - 1 / 18) < 0.002
+
+
+def test_stationary_distribution_is_invariant_and_matches_power_iteration():
+    p = chains.dirichlet_matrices(50, 4, gen(1))
+    pi = chains.stationary(p)
+    assert torch.allclose((pi[:, None] @ p)[:, 0], pi, atol=1e-5)
+    power = torch.linalg.matrix_power(p.double(), 512)[:, 0].float()
+    assert torch.allclose(pi, power, atol=1e-4)
+
+
+def test_doubly_stochastic_prior_has_uniform_stationary_distribution():
+    p = chains.doubly_stochastic_matrices(100, 3, gen(2))
+    assert torch.allclose(p.sum(-2), torch.ones(100, 3), atol=1e-5)
+    assert torch.allclose(chains.stationary(p), torch.full((100, 3), 1 / 3), atol=1e-4)
+
+
+def test_mixture_fraction_is_exact():
+    p = chains.sample_matrices(10, 3, 0.3, gen(3))
+    balanced = torch.isclose(p.sum(-2), torch.ones(10, 3), atol=1e-5).all(-1)
+    assert balanced[:3].all() and not balanced[3:].any()
+
+
+def test_chains_follow_their_transition_matrix():
+    p = torch.tensor([[[0.9, 0.1], [0.3, 0.7]]]).expand(4000, -1, -1)
+    x = chains.sample_chains(p, 50, gen(4))
+    prev, nxt = x[:, :-1].reshape(-1), x[:, 1:].reshape(-1)
+    freq = ((prev == 0) & (nxt == 1)).sum().item() / (prev == 0).sum().item()
+    n0 = (prev == 0).sum().item()
+    assert abs(freq - 0.1) < 5 * (0.09 / n0) ** 0.5
+    first = (x[:, 0] == 0).float().mean().item()  # pi = (0.75, 0.25)
+    assert abs(first - 0.75) < 5 * (0.75 * 0.25 / 4000) ** 0.5
+
+
+def test_strategies_match_brute_force_counts():
+    x = chains.sample_chains(chains.dirichlet_matrices(30, 3, gen(5)), 12, gen(6))
+    bi, uni = strategies.bigram(x, 3), strategies.unigram(x, 3)
+    for n in range(30):
+        seq = x[n].tolist()
+        counts = [sum(seq[i] == seq[-1] and seq[i + 1] == j for i in range(11)) for j in range(3)]
+        want = [(c + 1) / (sum(counts) + 3) for c in counts]
+        assert np.allclose(bi[n].numpy(), want)
+        assert np.allclose(uni[n].numpy(), [(seq.count(j) + 1) / 15 for j in range(3)])
+    assert torch.allclose(strategies.uniform(x, 3), torch.full((30, 3), 1 / 3).double())
+
+
+def test_kl_matches_scipy_and_is_zero_on_equal_arguments():
+    p, q = torch.tensor([0.2, 0.0, 0.8]), torch.tensor([0.3, 0.3, 0.4])
+    assert strategies.kl(p, q).item() == pytest.approx(entropy(p.numpy(), q.numpy()))
+    assert strategies.kl(q, q).item() == 0.0
+
+
+def test_skew_equals_gather_of_relative_offsets():
+    t = 7
+    rel = torch.randn(2, t, t)
+    out = _skew(rel)
+    for i in range(t):
+        for j in range(i + 1):
+            assert out[1, i, j] == rel[1, i, t - 1 - (i - j)]
+
+
+def test_relative_attention_scores_match_the_definition():
+    model = AttentionOnlyTransformer(3, 6, d=4, n_models=1)
+    x = torch.randint(0, 3, (1, 2, 6), generator=gen(7))
+    layer = model.layers[0]
+    stream = model.embed[0][x[0]][None]
+    weights = model.attention(layer, stream)[0, 1]
+    h = torch.nn.functional.layer_norm(stream[0, 1], (4,))
+    q, k = h @ layer["query"][0], h @ layer["key"][0]
+    for i in range(6):
+        s = torch.stack([q[i] @ k[j] + q[i] @ layer["relative"][0, i - j] for j in range(i + 1)])
+        assert torch.allclose(weights[i, : i + 1], torch.softmax(s / 2.0, 0), atol=1e-6)
+        assert torch.all(weights[i, i + 1:] == 0)
+
+
+def test_members_of_the_ensemble_do_not_interact():
+    torch.manual_seed(0)
+    model = AttentionOnlyTransformer(2, 10, d=8, n_models=3)
+    x = torch.randint(0, 2, (3, 4, 10), generator=gen(8))
+    model(x)[1].sum().backward()
+    for p in model.parameters():
+        if p.grad is not None:
+            assert p.grad[0].abs().max() == 0 and p.grad[2].abs().max() == 0
+    single = AttentionOnlyTransformer(2, 10, d=8, n_models=1)
+    with torch.no_grad():
+        for a, b in zip(single.parameters(), model.parameters(), strict=True):
+            a.copy_(b[1:2])
+    assert torch.allclose(single(x[1:2]), model(x)[1:2], atol=1e-6)
+
+
+def test_minimal_model_gradient_on_v_vanishes_at_the_unigram_solution():
+    x = chains.sample_chains(chains.dirichlet_matrices(16, 3, gen(9)), 20, gen(10))
+    model = MinimalModel(3, 19, 1, w_init=0.7)
+    with torch.no_grad():
+        model.v.normal_()
+    logits = model(x[None, :, :-1])
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 3), x[:, 1:].reshape(-1))
+    loss.backward()
+    assert model.v.grad.abs().max() < 1e-7 and model.w.grad.abs().max() > 1e-3
+    model.zero_grad()
+    with torch.no_grad():
+        model.w.copy_(torch.eye(3) * 0.7)  # a token-matching W: now v does get a gradient
+    loss = torch.nn.functional.cross_entropy(model(x[None, :, :-1]).reshape(-1, 3),
+                                             x[:, 1:].reshape(-1))
+    loss.backward()
+    assert model.v.grad.abs().max() > 1e-4
+
+
+def test_minimal_model_with_previous_token_mixing_counts_bigrams():
+    x = chains.sample_chains(chains.dirichlet_matrices(4, 2, gen(11)), 15, gen(12))
+    model = MinimalModel(2, 15, 1, w_init=0.0)
+    with torch.no_grad():
+        model.v[0, 1] = 60.0  # softmax puts all weight on offset 1 (offset 0 at i = 0)
+        model.w.copy_(torch.eye(2)[None] * 2.0)
+    logits = model(x[None])[0].detach()
+    for n in range(4):
+        seq = x[n].tolist()
+        for i in range(1, 15):  # position 0 can only look at itself: h_0 = e_{x_0}
+            want = [2.0 * (sum(seq[j - 1] == seq[i] and seq[j] == a for j in range(1, i + 1))
+                           + (seq[0] == seq[i] == a)) / (i + 1) for a in range(2)]
+            assert np.allclose(logits[n, i].numpy(), want, atol=1e-5)
+
+
+def test_strengths_and_stage_readout():
+    ref = np.array([0.2, 0.1, 0.01])
+    r_uni, r_bi = skills.strengths(np.array([0.2, 0.1, 0.055, 0.01, 0.3]), ref)
+    assert np.allclose(r_uni, [0, 1, 1, 1, 0]) and np.allclose(r_bi, [0, 0, 0.5, 1, 0])
+    steps = np.arange(5) * 10.0
+    nearest = np.array([[0, 1, 1, 2, 2], [0, 2, 1, 1, 1]])
+    onsets = skills.stage_onsets(steps, nearest)
+    assert np.allclose(onsets, [[0, 10, 30], [0, 20, 10]])
+    assert skills.in_order(onsets, nearest).tolist() == [True, False]
+    t_mid, width = skills.transition_width(steps, np.array([[0, 0, 0.1, 0.9, 1.0]]))
+    assert t_mid[0] == pytest.approx(25.0) and width[0] == pytest.approx(7.5)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: chains.dirichlet_matrices(5, 1),
+    lambda: chains.sample_matrices(5, 2, 1.5),
+    lambda: strategies.predict("trigram", torch.zeros(2, 3, dtype=torch.long), 2),
+    lambda: skills.strengths([0.1], [0.1, 0.2, 0.0]),
+    lambda: skills.transition_width([0, 1], [[0, 1]], low=0.6),
+    lambda: ICLConfig(lr=-1.0),
+    lambda: ICLConfig(unigram_free=(1.2,)),
+    lambda: MinimalConfig(lr_v=0.0),
+    lambda: AttentionOnlyTransformer(2, 10, dropout=1.0),
+])
+def test_bad_inputs_raise_value_error(call):
+    with pytest.raises(ValueError):
+        call()
