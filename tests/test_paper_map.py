@@ -33,10 +33,18 @@ def test_every_item_points_at_a_section_that_exists(item):
     assert item.status in paper_map.STATUSES
     assert item.status == "full" or item.note, f"{item.item}: a partial item says why"
     assert set(item.needs) <= set(experiments.names(stored_only=True))
+    assert item.paper in paper_map.PAPERS
+
+
+def test_every_paper_has_items_and_an_unknown_paper_is_refused():
+    assert all(paper_map.table(paper=key) for key in paper_map.PAPERS)
+    with pytest.raises(ValueError, match="paper must be one of"):
+        paper_map.table(paper="nam2024")
 
 
 def test_every_figure_and_table_of_the_paper_is_mapped():
-    named = {i.item.split("(")[0].strip() for i in paper_map.ITEMS}
+    named = {i.item.split("(")[0].strip() for i in paper_map.ITEMS
+             if i.paper == paper_map.MAIN_PAPER}
     assert {f"Fig. {n}" for n in range(1, 13)} <= named
     assert {f"Table {n}" for n in range(1, 7)} <= named
     assert {"Theorem 1", "Theorem 4", "Theorem 5", "Proposition 1", "Proposition 2"} <= named

@@ -56,7 +56,7 @@ class MLPEnsemble(torch.nn.Module):
             self.register_parameter(name, torch.nn.Parameter(value))
         self.register_buffer("mask", None)
         if widths is not None:
-            self.mask = _unit_mask(widths, n_members, width, device)
+            self.mask = unit_mask(widths, n_members, width, device)
             with torch.no_grad():
                 self.w1.mul_(self.mask)
                 self.b1.mul_(self.mask)
@@ -120,7 +120,7 @@ def single_mlp(input_dim: int, width: int, init_std: float | None = None,
     return net
 
 
-def _unit_mask(widths: Sequence[int], n_members: int, width: int,
+def unit_mask(widths: Sequence[int], n_members: int, width: int,
                device: torch.device | str) -> torch.Tensor:
     """``(M, 1, H)`` float mask: 1 for the units a member has, 0 for the padding."""
     widths = list(widths)

@@ -1,10 +1,11 @@
-"""Where the book reproduces each figure, table and result of the paper, and how fully.
+"""Where the book reproduces each figure, table and result of its papers, and how fully.
 
 One :class:`Item` per figure, table, theorem, corollary and proposition of the paper (Nam,
-Fonseca, Lee, Mingard and Louis, 2024; main text and appendices): the chapter and the section
+Fonseca, Lee, Mingard and Louis, 2024; main text and appendices), and per headline result of the
+three papers Part IV reproduces (:data:`PAPERS`): the chapter and the section
 (a heading or a ``:label:``) that reproduces it, how fully, and which paper-scale runs of the
 results store a full reproduction needs. :func:`table` gives the rows of the appendix page
-*The paper, item by item*, with the status checked against the store at build time: an item
+*The papers, item by item*, with the status checked against the store at build time: an item
 that needs a run the store does not hold yet is shown as partial, with that reason.
 ``tests/test_paper_map.py`` keeps the map true: every chapter and anchor named must exist.
 """
@@ -17,6 +18,13 @@ from pathlib import Path
 from . import experiments, store
 
 STATUSES = ("full", "partial")
+MAIN_PAPER = "nam2024exactly"
+PAPERS = {  # bibliography key: how the appendix names the paper, in the book's order
+    MAIN_PAPER: "Nam, Fonseca, Lee, Mingard and Louis (2024)",
+    "barak2022hidden": "Barak, Edelman, Goel, Kakade, Malach and Zhang (2022)",
+    "edelman2023pareto": "Edelman, Goel, Kakade, Malach and Zhang (2023)",
+    "edelman2024evolution": "Edelman, Edelman, Goel, Malach and Tsilivis (2024)",
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,7 @@ class Item:
     status: str = "full"            # "full" or "partial" (the book's own reach)
     note: str = ""                  # why partial, or what differs
     needs: tuple[str, ...] = ()     # store entries a full reproduction needs
+    paper: str = MAIN_PAPER         # a key of PAPERS
 
 
 ITEMS = (
@@ -102,6 +111,71 @@ ITEMS = (
     Item("Eq. 13-14", "the calibrated time model", "08_calibration",
          "Time: the constant $B^2$",
          note="corrected: with one factor B the rate is multiplied by B, not B²"),
+    # Part IV: Barak et al. (2022), chapter 13
+    Item("Fig. 1 (left)", "plateau, then an abrupt drop, on the (50, 3)-parity",
+         "13_hidden_progress", "The task and its plateau", "partial",
+         "three architectures at one batch size and rate (B = 32, η = 0.1), not the paper's "
+         "spread of architectures, batches and rates", needs=("parity_curves",),
+         paper="barak2022hidden"),
+    Item("Finding 1", "t_c grows like n^O(k): the (n, k) grid, 25 trials per cell",
+         "13_hidden_progress", "Time to success over $n$ and $k$", "partial",
+         "the full grid and success criterion at one point of the paper's sweep (width-1000 ReLU, "
+         "B = 32, η = 0.1, hinge, Glorot init)", needs=("parity_grid",), paper="barak2022hidden"),
+    Item("Fig. 2 (left, centre)", "not a random search: no early successes; t_c set by the init",
+         "13_hidden_progress", "Not a random search", "partial",
+         "10^3 trials instead of 10^6; the shared-init test at B = 32, η = 0.1 instead of "
+         "B = 128, η = 0.01", needs=("parity_search",), paper="barak2022hidden"),
+    Item("Fig. 2 (right)", "the exponent of t_c grows with n", "13_hidden_progress",
+         "Time to success over $n$ and $k$", "partial",
+         "not seen: the grid's n <= 30 is too small; the chapter says so",
+         paper="barak2022hidden"),
+    Item("Figs. 3, 12, 13", "progress measures rise while the loss is flat; random-label control",
+         "13_hidden_progress", "Hidden progress made visible", "partial",
+         "an MLP on the (15, 4)-parity; the book's gap of the exact gradient falls during the "
+         "plateau where the paper's grows (the paper's statistic for an MLP is not known)",
+         needs=("parity_progress",), paper="barak2022hidden"),
+    Item("Def. 1, Theorem 4", "the Fourier gap of a neuron's population gradient",
+         "13_hidden_progress", "thm-13-gap", "partial",
+         "the gap derived and checked by enumeration; the end-to-end learning guarantee of "
+         "Theorem 4 is stated, not proved", paper="barak2022hidden"),
+    Item("Theorems 6-7", "the disjoint PolyNet's plateau", "13_hidden_progress",
+         "thm-13-polynet", "partial",
+         "gradient flow solved exactly, the error in a Gaussian approximation; the online-SGD "
+         "bound of Theorem 7 is not derived", paper="barak2022hidden"),
+    # Part IV: Edelman, Goel, Kakade, Malach and Zhang (2023), chapter 14
+    Item("Proposition 3", "the statistical-query bound as a four-resource frontier",
+         "14_width_data_luck", "prop-14-frontier",
+         note="proved in the book's words; the paper's exact constants were not available",
+         paper="edelman2023pareto"),
+    Item("Theorem 4", "sparse initialisation: lottery-ticket units", "14_width_data_luck",
+         "prop-14-tickets", "partial",
+         "the ticket probability and 1 - e^(-rp) law derived and counted; the theorem's "
+         "sample bound is not proved", paper="edelman2023pareto"),
+    Item("Figs. 1, 2, 4", "success over width and sample size, dense and sparse init",
+         "14_width_data_luck", "Success over width and data", "partial",
+         "one (n, k) = (20, 3), widths up to 300, 6 seeds per cell; width helps as in the paper, "
+         "but the data advantage of sparse init is not seen at this scale",
+         needs=("pareto_grid",), paper="edelman2023pareto"),
+    Item("Fig. 5", "prune to a few units, rewind, retrain", "14_width_data_luck",
+         "Prune, rewind, retrain", "partial",
+         "the online (20, 3)-parity instead of (50, 5)", paper="edelman2023pareto"),
+    # Part IV: Edelman, Edelman, Goel, Malach and Tsilivis (2024), chapter 15
+    Item("Task and strategies", "ICL-MC; the Bayes-optimal (add-one bigram), unigram and uniform "
+         "predictors", "15_induction_heads", "thm-15-bayes", paper="edelman2024evolution"),
+    Item("Fig. 1", "uniform, unigram, bigram: three stages of a two-layer transformer",
+         "15_induction_heads", "The transformer and its three stages",
+         note="10 seeds at the released code's learning rate 5e-4, not the text's 3e-5",
+         needs=("icl_markov",), paper="edelman2024evolution"),
+    Item("Minimal model", "two factors, one stage: the simplified two-layer model",
+         "15_induction_heads", "thm-15-no-gradient", "partial",
+         "the paper's exact definition of the minimal model is not known; the book's version "
+         "and its zero-gradient theorem are its own", paper="edelman2024evolution"),
+    Item("Unigram delays bigram", "a prior without unigram signal speeds up the bigram stage",
+         "15_induction_heads", "The unigram solution delays the bigram one", "partial",
+         "k = 2 instead of the paper's k = 3 mixtures; the mixture f = 1/2 on the minimal model "
+         "only", needs=("icl_markov", "icl_prior_mix"), paper="edelman2024evolution"),
+    Item("n-grams", "a stage per order: uniform, unigram, bigram, trigram", "15_induction_heads",
+         "Reproduction notes", "partial", "not run (CPU budget)", paper="edelman2024evolution"),
 )
 
 
@@ -111,10 +185,14 @@ def missing_entries(item: Item, root: str | Path | None = None) -> list[str]:
             if not store.exists(name, experiments.config(name, "paper").to_dict(), root)]
 
 
-def table(root: str | Path | None = None) -> list[tuple[str, str, str, str, str]]:
-    """``(item, content, chapter, status, note)`` rows, with statuses checked against the store."""
+def table(root: str | Path | None = None,
+          paper: str = MAIN_PAPER) -> list[tuple[str, str, str, str, str]]:
+    """``(item, content, chapter, status, note)`` rows of one paper (a key of :data:`PAPERS`),
+    with statuses checked against the store."""
+    if paper not in PAPERS:
+        raise ValueError(f"paper must be one of {list(PAPERS)}, got {paper!r}")
     rows = []
-    for entry in ITEMS:
+    for entry in (item for item in ITEMS if item.paper == paper):
         missing = missing_entries(entry, root)
         status, note = entry.status, entry.note
         if missing:
@@ -124,3 +202,13 @@ def table(root: str | Path | None = None) -> list[tuple[str, str, str, str, str]
                                                   f"the chapter shows the quick profile"]))
         rows.append((entry.item, entry.content, entry.chapter, status, note))
     return rows
+
+
+def markdown(paper: str = MAIN_PAPER, root: str | Path | None = None) -> str:
+    """One paper's rows as a Markdown table (chapters as ``{doc}`` links), and a count line."""
+    rows = table(root, paper)
+    lines = ["| item | what | chapter | status | note |", "|---|---|---|---|---|"]
+    lines += [f"| {item} | {what} | {{doc}}`{chapter}` | {status} | {note} |"
+              for item, what, chapter, status, note in rows]
+    full = sum(status == "full" for *_, status, _ in rows)
+    return "\n".join(lines) + f"\n\n{full} of {len(rows)} items reproduced in full."

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import torch
 
 from .. import _validate
+from ..models import unit_mask
 
 ACTIVATIONS = ("relu", "poly")
 INITS = ("uniform", "bernoulli", "gaussian", "torch", "sparse")
@@ -77,7 +78,7 @@ class ParityMLP(torch.nn.Module):
             raise ValueError(f"s is only used with init='sparse', got s={s!r} with init={init!r}")
         self.activation, self.degree, self.init = activation, degree, init
         widths = [width] * n_members if widths is None else list(widths)
-        mask = _unit_mask(widths, n_members, width, device)
+        mask = unit_mask(widths, n_members, width, device)
         self.register_buffer("mask", mask)
         params = _init_params(n_members, n, width, widths, init, s, generator, device)
         for name, value in params.items():
@@ -145,21 +146,6 @@ def _sparse_weights(n_members, n, width, s, generator, device) -> torch.Tensor:
     chosen = torch.argsort(keys, dim=2)[:, :, :s]
     ones = torch.zeros((n_members, width, n), device=device).scatter_(2, chosen, 1.0)
     return ones.transpose(1, 2).contiguous()
-
-
-def _unit_mask(widths: Sequence[int], n_members: int, width: int,
-               device: torch.device | str) -> torch.Tensor:
-    """``(M, 1, H)`` float mask: 1 for the units a member has, 0 for the padding."""
-    if len(widths) != n_members:
-        raise ValueError(f"widths must have one entry per member ({n_members}), "
-                         f"got {len(widths)}")
-    for value in widths:
-        _validate.positive_int("widths", value)
-        if value > width:
-            raise ValueError(f"widths must be <= width={width}, got {value}")
-    sizes = torch.tensor(widths, device=device)
-    units = torch.arange(width, device=device)
-    return (units[None, :] < sizes[:, None]).to(torch.float32)[:, None, :]
 
 
 class PolyNet(torch.nn.Module):
