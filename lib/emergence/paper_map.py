@@ -2,7 +2,7 @@
 
 One :class:`Item` per figure, table, theorem, corollary and proposition of the paper (Nam,
 Fonseca, Lee, Mingard and Louis, 2024; main text and appendices), and per headline result of the
-three papers Part IV reproduces (:data:`PAPERS`): the chapter and the section
+three papers Part IV reproduces (``PAPERS``): the chapter and the section
 (a heading or a ``:label:``) that reproduces it, how fully, and which paper-scale runs of the
 results store a full reproduction needs. :func:`table` gives the rows of the appendix page
 *The papers, item by item*, with the status checked against the store at build time: an item
@@ -187,7 +187,7 @@ def missing_entries(item: Item, root: str | Path | None = None) -> list[str]:
 
 def table(root: str | Path | None = None,
           paper: str = MAIN_PAPER) -> list[tuple[str, str, str, str, str]]:
-    """``(item, content, chapter, status, note)`` rows of one paper (a key of :data:`PAPERS`),
+    """``(item, content, chapter, status, note)`` rows of one paper (a key of ``PAPERS``),
     with statuses checked against the store."""
     if paper not in PAPERS:
         raise ValueError(f"paper must be one of {list(PAPERS)}, got {paper!r}")

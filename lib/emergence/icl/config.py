@@ -2,9 +2,9 @@
 
 An experiment in the sense of :mod:`emergence.experiments`: a frozen, validated record of every
 setting (the results store hashes ``to_dict()``), whose ``run(device)`` trains all members as
-one batched model and returns the last-token measurements of :mod:`.train`. Members come in
-groups, one per entry of ``unigram_free`` (the fraction of each batch drawn from the doubly
-stochastic prior, which has no unigram signal), ``n_seeds`` members per group.
+one batched model and returns the last-token measurements of :mod:`emergence.icl.train`.
+Members come in groups, one per entry of ``unigram_free`` (the fraction of each batch drawn
+from the doubly stochastic prior, which has no unigram signal), ``n_seeds`` members per group.
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ class ICLConfig:
                                  betas=self.betas)
 
     def run(self, device="cpu", progress: bool = False) -> dict[str, np.ndarray]:
-        """Train every member; the arrays of :func:`.train.train` plus each member's fraction."""
+        """Train every member; the arrays of :func:`emergence.icl.train.train` plus each
+        member's fraction."""
         out = train(self, self.build(device), torch.device(device), progress)
         out["member_unigram_free"] = np.repeat(np.asarray(self.unigram_free), self.n_seeds)
         return out

@@ -119,7 +119,8 @@ class MinimalConfig:
                                 {"params": [model.v], "lr": self.lr_v}])
 
     def run(self, device="cpu", progress: bool = False) -> dict[str, np.ndarray]:
-        """Train every member; the measurements of :func:`.train.train`, plus final ``v``, ``W``."""
+        """Train every member; the measurements of :func:`emergence.icl.train.train`, plus
+        the final ``v`` and ``W``."""
         model = self.build(device)
         out = train(self, model, torch.device(device), progress)
         out["v"] = model.v.detach().cpu().numpy()

@@ -49,7 +49,7 @@ def bigram(x: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def predict(name: str, x: torch.Tensor, k: int) -> torch.Tensor:
-    """The strategy ``name`` (one of :data:`STRATEGIES`) at the last position of ``x``."""
+    """The strategy ``name`` (one of ``STRATEGIES``) at the last position of ``x``."""
     if name not in STRATEGIES:
         raise ValueError(f"name must be one of {STRATEGIES}, got {name!r}")
     return {"uniform": uniform, "unigram": unigram, "bigram": bigram}[name](x, k)

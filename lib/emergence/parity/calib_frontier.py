@@ -79,7 +79,8 @@ class SparseDataExperiment(DataExperiment):
                              f"{self.sparsity}")
 
     def parts(self, device, n_seeds: int | None = None, engine: str | None = None) -> Parts:
-        """As :meth:`MLPExperiment.parts` for fixed data, with the sparse first layer."""
+        """As :meth:`emergence.experiments.MLPExperiment.parts` for fixed data, with the
+        sparse first layer."""
         device = torch.device(device)
         engine = default_engine(device, self.n_bits) if engine is None else engine
         n_seeds = self.n_seeds if n_seeds is None else n_seeds

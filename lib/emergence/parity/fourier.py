@@ -8,7 +8,7 @@ the Fourier coefficient of x ↦ σ'(wᵀx) on the set S △ {i}: a degree-(k-1)
 i ∈ S, a degree-(k+1) one when i ∉ S. For ReLU and w = (1, ..., 1) with n odd,
 σ'(wᵀx) = 1[Σ x_i > 0] = (1 + Maj_n(x)) / 2, whose coefficients depend only on the degree
 and are known in closed form (O'Donnell, *Analysis of Boolean Functions*, Thm 5.19). The
-*Fourier gap* |ξ_{k-1}| - |ξ_{k+1}| is what lets a gradient step tell S from the rest.
+*Fourier gap* ``|ξ_{k-1}| - |ξ_{k+1}|`` is what lets a gradient step tell S from the rest.
 
 Everything here can also be computed by brute force over the 2^n inputs (small n), which is
 how the tests and the chapter check the closed forms, and how the population gradient of a
@@ -70,7 +70,7 @@ def relu_derivative_coefficient(n: int, j: int) -> float:
 
 
 def fourier_gap(n: int, k: int) -> float:
-    """|ξ_{k-1}| - |ξ_{k+1}| for the ReLU neuron with w = 1 (n odd, k even, k + 1 <= n)."""
+    """``|ξ_{k-1}| - |ξ_{k+1}|`` for the ReLU neuron with w = 1 (n odd, k even, k + 1 <= n)."""
     _validate.positive_int("k", k)
     if k % 2 or k + 1 > n:
         raise ValueError(f"k must be even and <= n - 1 = {n - 1}, got {k}")
@@ -92,7 +92,7 @@ def mlp_population_gradient(model, subsets: torch.Tensor, loss: str = "hinge") -
     member of a batched model (``w1`` of shape (M, n, H)), by enumerating all 2^n inputs.
 
     Returns ``(M, n, H)``. Uses autograd on a copy of nothing: the model's own ``.grad`` is
-    left untouched (the gradient is taken with :func:`torch.autograd.grad`).
+    left untouched (the gradient is taken with ``torch.autograd.grad``).
     """
     from .train import member_losses
 
@@ -108,7 +108,8 @@ def gradient_gap(gradient: torch.Tensor, relevant: torch.Tensor) -> torch.Tensor
     """Per member, how far the relevant input coordinates stand out in a first-layer gradient
     ``(M, n, H)``: min over i ∈ S of ‖G_i‖ minus max over i ∉ S of ‖G_i‖ (row norms over the
     hidden units), divided by the largest row norm. Positive means the k largest rows are
-    exactly S. ``relevant`` is the (M, n) mask of :meth:`ParityTask.relevant_mask`."""
+    exactly S. ``relevant`` is the (M, n) mask of
+    :meth:`emergence.parity.task.ParityTask.relevant_mask`."""
     rows = gradient.norm(dim=2)
     inside = torch.where(relevant, rows, torch.inf).amin(dim=1)
     outside = torch.where(relevant, -torch.inf, rows).amax(dim=1)

@@ -46,7 +46,7 @@ class ParityMLP(torch.nn.Module):
     width : hidden width H (the largest, when ``widths`` is given), >= 1.
     activation : ``"relu"`` or ``"poly"`` (σ(z) = z^degree).
     degree : the power of ``"poly"``, an integer >= 2.
-    init : one of :data:`INITS`.
+    init : one of ``INITS``.
     s : nonzero input weights per neuron for ``init="sparse"``, in [1, n].
     scale : factor on every initial parameter, > 0.
     widths : optional per-member hidden widths, each in [1, width].

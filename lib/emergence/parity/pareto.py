@@ -29,7 +29,7 @@ class RaggedParitySet:
     """Fixed training sets of different sizes ``sizes[i]`` per member, read in shuffled
     minibatches of ``batch_size`` (<= the smallest size): each member permutes its own
     samples every epoch of ``ceil(m_i / batch_size)`` batches, as
-    :class:`emergence.parity.FixedParitySet` does for one common size."""
+    :class:`emergence.parity.task.FixedParitySet` does for one common size."""
 
     def __init__(self, task: ParityTask, sizes, batch_size: int, seed: int = 0) -> None:
         _validate.int_sequence("sizes", sizes)

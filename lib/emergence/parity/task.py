@@ -9,7 +9,7 @@ model), or all members share one S. Two data regimes:
   shuffled minibatches, epoch after epoch (the finite-sample, multi-pass setting).
 
 Both yield ``(x, y)`` with ``x`` of shape ``(M, B, n)`` and ``y`` of shape ``(M, B)``, as the
-batched models of :mod:`.model` expect.
+batched models of :mod:`emergence.parity.model` expect.
 """
 
 from __future__ import annotations
