@@ -1,4 +1,7 @@
-"""Unit tests of emergence.icl: sampling, strategies, the two models, skill read-outs."""
+"""Unit tests of emergence.icl: sampling, strategies, the two models, skill read-outs, and
+training that pauses and resumes bit for bit."""
+
+import time
 
 import numpy as np
 import pytest
@@ -9,6 +12,7 @@ from emergence.icl import chains, skills, strategies
 from emergence.icl.config import ICLConfig
 from emergence.icl.minimal import MinimalConfig, MinimalModel
 from emergence.icl.model import AttentionOnlyTransformer, _skew
+from emergence.train import CheckpointError, TrainingPaused
 
 
 def gen(seed=0):
@@ -154,6 +158,43 @@ def test_strengths_and_stage_readout():
     assert skills.in_order(onsets, nearest).tolist() == [True, False]
     t_mid, width = skills.transition_width(steps, np.array([[0, 0, 0.1, 0.9, 1.0]]))
     assert t_mid[0] == pytest.approx(25.0) and width[0] == pytest.approx(7.5)
+
+
+TINY = ICLConfig(length=12, d=8, batch_size=4, n_steps=6, record_every=2, n_test=8,
+                 n_seeds=2, unigram_free=(0.0, 1.0), lr=1e-2)
+
+
+def test_a_paused_and_resumed_run_equals_the_uninterrupted_one(tmp_path):
+    """Dropout, the data stream, AdamW's moments and the records all survive the pause."""
+    whole = TINY.run()
+    checkpoint = tmp_path / "icl.pt"
+    with pytest.raises(TrainingPaused, match="paused at step 1 of 6"):
+        TINY.run(checkpoint=checkpoint, deadline=time.monotonic() - 1)
+    with pytest.raises(TrainingPaused, match="paused at step 2 of 6"):
+        TINY.run(checkpoint=checkpoint, deadline=time.monotonic() - 1)
+    resumed = TINY.run(checkpoint=checkpoint)
+    assert set(resumed) == set(whole)
+    for key in whole:
+        if key != "wall_s":
+            np.testing.assert_array_equal(resumed[key], whole[key], err_msg=key)
+    assert resumed["wall_s"] > 0
+
+
+def test_a_checkpoint_of_another_config_is_refused(tmp_path):
+    checkpoint = tmp_path / "icl.pt"
+    with pytest.raises(TrainingPaused):
+        TINY.run(checkpoint=checkpoint, deadline=time.monotonic() - 1)
+    with pytest.raises(CheckpointError, match="another configuration"):
+        TINY.replace(lr=2e-2).run(checkpoint=checkpoint)
+
+
+def test_the_minimal_config_shares_the_task_settings_and_their_checks():
+    cfg = MinimalConfig(unigram_free=(0.0, 0.5), n_seeds=3)
+    assert cfg.n_members == 6 and cfg.member_unigram_free().tolist() == [0, 0, 0, .5, .5, .5]
+    assert cfg.to_dict()["unigram_free"] == [0.0, 0.5] and "kind" not in cfg.to_dict()
+    assert ICLConfig().to_dict()["kind"] == "icl_markov"
+    with pytest.raises(ValueError, match="k must be an integer >= 2"):
+        MinimalConfig(k=1)
 
 
 @pytest.mark.parametrize("call", [

@@ -13,7 +13,6 @@ at which the gradient on ``v`` vanishes. The exact definition in the paper is no
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate
-from ..profiles import check_profile
+from .config import ChainTraining
 from .train import train
 
 
@@ -63,58 +62,34 @@ class MinimalModel(nn.Module):
 
 
 @dataclass(frozen=True)
-class MinimalConfig:
-    """Training the minimal model on ICL-MC: plain SGD with rates ``lr_w`` (W), ``lr_v`` (v).
+class MinimalConfig(ChainTraining):
+    """Training the minimal model on ICL-MC: plain SGD with rates ``lr_w`` (W), ``lr_v`` (v),
+    ``W`` starting at ``w_init 11^T``.
 
-    The data, groups (``unigram_free``, ``n_seeds`` members each) and measurements are those of
-    :class:`~emergence.icl.config.ICLConfig`; members differ only in their data.
+    The data, groups and measurements are those of
+    :class:`~emergence.icl.config.ChainTraining`; members differ only in their data.
     """
 
     name: str = "icl_minimal"
-    profile: str = "quick"
-    k: int = 2
-    length: int = 100
+    n_steps: int = 500
+    record_every: int = 10
+    n_seeds: int = 4
     w_init: float = 0.01
     lr_w: float = 1.0
     lr_v: float = 1.0
-    batch_size: int = 64
-    n_steps: int = 500
-    record_every: int = 10
-    n_test: int = 512
-    unigram_free: tuple[float, ...] = (0.0,)
-    n_seeds: int = 4
-    seed: int = 0
 
     def __post_init__(self) -> None:
-        check_profile(self.profile)
-        for name in ("k", "length", "batch_size", "n_steps", "record_every", "n_test",
-                     "n_seeds"):
-            _validate.positive_int(name, getattr(self, name))
+        super().__post_init__()
+        _validate.numbers("w_init", self.w_init)
         _validate.finite_positive("lr_w", self.lr_w)
         _validate.finite_positive("lr_v", self.lr_v)
-        if not self.unigram_free or not all(0.0 <= f <= 1.0 for f in self.unigram_free):
-            raise ValueError(f"unigram_free must be a non-empty tuple of fractions in [0, 1], "
-                             f"got {self.unigram_free!r}")
-
-    @property
-    def n_members(self) -> int:
-        return len(self.unigram_free) * self.n_seeds
-
-    def to_dict(self) -> dict:
-        out = dataclasses.asdict(self)
-        out["unigram_free"] = list(self.unigram_free)
-        return out
-
-    def replace(self, **changes) -> MinimalConfig:
-        return dataclasses.replace(self, **changes)
-
-    def record_steps(self) -> np.ndarray:
-        return np.unique(np.r_[np.arange(0, self.n_steps + 1, self.record_every), self.n_steps])
 
     def build(self, device="cpu") -> MinimalModel:
+        """The ensemble at its deterministic start (``v = 0``, ``W = w_init 11^T``)."""
         return MinimalModel(self.k, self.length, self.n_members, self.w_init).to(device)
 
     def optimiser(self, model: MinimalModel) -> torch.optim.Optimizer:
+        """Plain SGD, one rate per factor."""
         return torch.optim.SGD([{"params": [model.w], "lr": self.lr_w},
                                 {"params": [model.v], "lr": self.lr_v}])
 
@@ -125,5 +100,5 @@ class MinimalConfig:
         out = train(self, model, torch.device(device), progress)
         out["v"] = model.v.detach().cpu().numpy()
         out["w"] = model.w.detach().cpu().numpy()
-        out["member_unigram_free"] = np.repeat(np.asarray(self.unigram_free), self.n_seeds)
+        out["member_unigram_free"] = self.member_unigram_free()
         return out

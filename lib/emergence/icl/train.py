@@ -4,18 +4,31 @@
 the official code) and, every ``record_every`` steps, measures each member on a fixed test set
 of chains from the Dirichlet(1) prior: at the last position, ``KL(true || model)`` and
 ``KL(strategy || model)`` for the three strategies of :mod:`.strategies`, and the layer-1
-attention on the previous token (the first factor of the induction head).
+attention on the previous token (the first factor of the induction head). Long runs save
+checkpoints and resume from them, like the MLP and transformer runs (:mod:`emergence.train`).
 """
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import store
+from ..train import (
+    CheckpointError,
+    TrainingDiverged,
+    TrainingPaused,
+    load_checkpoint,
+    save_checkpoint,
+)
 from . import chains, strategies
 
 _EVAL_CHUNK = 128
+_CHECKPOINT_SECONDS = 60.0
 
 
 class TestSet:
@@ -65,30 +78,109 @@ def training_batch(cfg, generator: torch.Generator, device) -> torch.Tensor:
     return torch.cat(groups).view(cfg.n_members, cfg.batch_size, cfg.length + 1)
 
 
-def train(cfg, model, device, progress: bool = False) -> dict[str, np.ndarray]:
-    """Train ``model`` as ``cfg`` says; the measurements at ``cfg.record_steps()``."""
-    generator = torch.Generator(device=device).manual_seed(cfg.seed)
-    test = TestSet(cfg.n_test, cfg.k, cfg.length, generator, device)
-    optimiser = cfg.optimiser(model)
-    record = set(cfg.record_steps().tolist())
-    rows = []
-    for step in range(cfg.n_steps + 1):
-        if step in record:
-            rows.append(measure(model, test))
+def train(cfg, model, device, progress: bool = False, checkpoint: str | Path | None = None,
+          deadline: float | None = None) -> dict[str, np.ndarray]:
+    """Train ``model`` as ``cfg`` says; the measurements at ``cfg.record_steps()``.
+
+    Returns, per measurement key of :func:`measure`, an array ``(n_members, n_records)``, and
+    ``steps``, ``reference`` (the strategies' own KLs) and ``wall_s`` (training time, summed
+    over the sessions of a resumed run). With ``checkpoint`` (a path) the whole state is saved
+    there about once a minute, and a run that finds a checkpoint of the same config and code
+    continues from it bit for bit; with ``deadline`` too (a ``time.monotonic()`` value), a run
+    still going then saves and raises :class:`~emergence.train.TrainingPaused`.
+    """
+    run = _Run(cfg, model, torch.device(device))
+    if checkpoint is not None and Path(checkpoint).exists():
+        run.load(checkpoint)
+    last_save = time.monotonic()
+    while run.advance(progress):
+        if checkpoint is None or run.step == cfg.n_steps:
+            continue
+        if deadline is not None and time.monotonic() > deadline:
+            run.save(checkpoint)
+            raise TrainingPaused(f"experiment {cfg.name!r} paused at step {run.step} of "
+                                 f"{cfg.n_steps}; run again to resume from {checkpoint}")
+        if time.monotonic() - last_save > _CHECKPOINT_SECONDS:
+            run.save(checkpoint)
+            last_save = time.monotonic()
+    return run.results()
+
+
+class _Run:
+    """One training run's state: model, optimiser, random streams, step and records.
+
+    The data and the test set come from one generator seeded by ``cfg.seed`` (the test set
+    first); dropout draws from torch's global generator, which ``cfg.build`` seeds. A
+    checkpoint holds all three, so a resumed run takes the very same steps.
+    """
+
+    def __init__(self, cfg, model, device: torch.device):
+        self.cfg, self.model, self.device = cfg, model, device
+        self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
+        self.test = TestSet(cfg.n_test, cfg.k, cfg.length, self.generator, device)
+        self.optimiser = cfg.optimiser(model)
+        self.record = set(cfg.record_steps().tolist())
+        self.rows: list[dict[str, np.ndarray]] = []
+        self.step, self.wall_before = 0, 0.0
+        self.key = store.config_key({**cfg.to_dict(), "code": store.code_digest()})
+        self.started = time.perf_counter()
+
+    def advance(self, progress: bool) -> bool:
+        """Measure if due, then take one step; False once the last step is measured."""
+        if self.step in self.record:
+            self.rows.append(measure(self.model, self.test))
             if progress:
-                print(step, {k: np.round(v.mean(), 4) for k, v in rows[-1].items()}, flush=True)
-        if step == cfg.n_steps:
-            break
-        x = training_batch(cfg, generator, device)
-        logits = model(x[..., :-1])
+                print(self.step, {k: np.round(v.mean(), 4) for k, v in self.rows[-1].items()},
+                      flush=True)
+        if self.step == self.cfg.n_steps:
+            return False
+        cfg = self.cfg
+        x = training_batch(cfg, self.generator, self.device)
+        logits = self.model(x[..., :-1])
         loss = F.cross_entropy(logits.reshape(-1, cfg.k), x[..., 1:].reshape(-1),
                                reduction="none").view(cfg.n_members, -1).mean(1)
         if not torch.isfinite(loss).all():
-            raise FloatingPointError(f"loss diverged at step {step}: {loss.tolist()}")
-        optimiser.zero_grad(set_to_none=True)
+            raise TrainingDiverged(f"experiment {cfg.name!r}: loss diverged at step "
+                                   f"{self.step}: {loss.tolist()}; lower the learning rate")
+        self.optimiser.zero_grad(set_to_none=True)
         loss.sum().backward()
-        optimiser.step()
-    out = {key: np.stack([row[key] for row in rows], 1) for key in rows[0]}
-    out["steps"] = cfg.record_steps()
-    out["reference"] = test.reference()
-    return out
+        self.optimiser.step()
+        self.step += 1
+        return True
+
+    def results(self) -> dict[str, np.ndarray]:
+        out = {key: np.stack([row[key] for row in self.rows], 1) for key in self.rows[0]}
+        out["steps"] = self.cfg.record_steps()
+        out["reference"] = self.test.reference()
+        out["wall_s"] = np.asarray(self.wall_before + time.perf_counter() - self.started)
+        return out
+
+    def _global_rng(self) -> dict[str, torch.Tensor]:
+        state = {"cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def save(self, path: str | Path) -> None:
+        """Write the whole state atomically, so that :meth:`load` continues bit for bit."""
+        save_checkpoint(path, {
+            "key": self.key, "step": self.step, "model": self.model.state_dict(),
+            "optimiser": self.optimiser.state_dict(), "generator": self.generator.get_state(),
+            "global_rng": self._global_rng(),
+            "rows": [{k: torch.from_numpy(v) for k, v in row.items()} for row in self.rows],
+            "wall_s": self.wall_before + time.perf_counter() - self.started})
+
+    def load(self, path: str | Path) -> None:
+        """Continue from a checkpoint of this very config and code (refuses any other)."""
+        state = load_checkpoint(path, self.key, self.device)
+        if int(state["step"]) > self.cfg.n_steps:
+            raise CheckpointError(f"checkpoint {path} is at step {state['step']}, past the "
+                                  f"run's {self.cfg.n_steps} steps; delete it to start over")
+        self.model.load_state_dict(state["model"])
+        self.optimiser.load_state_dict(state["optimiser"])
+        self.generator.set_state(state["generator"].cpu())
+        torch.set_rng_state(state["global_rng"]["cpu"].cpu())
+        if "cuda" in state["global_rng"]:
+            torch.cuda.set_rng_state(state["global_rng"]["cuda"].cpu(), self.device)
+        self.rows = [{k: v.cpu().numpy() for k, v in row.items()} for row in state["rows"]]
+        self.step, self.wall_before = int(state["step"]), float(state["wall_s"])
