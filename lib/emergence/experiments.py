@@ -49,8 +49,7 @@ from .train import (
 
 _REGISTRY: dict[str, Callable[[str], object]] = {}
 _REFERENCE_ONLY: set[str] = set()
-_PLUGINS = ("emergence.transformer", "emergence.parity", "emergence.parity.calib_frontier",
-            "emergence.parity.pareto", "emergence.icl")
+_PLUGINS = ("emergence.transformer", "emergence.parity", "emergence.icl")
 
 
 ENGINES = ("torch", "rowsum")
@@ -182,7 +181,7 @@ class MLPExperiment:
 
         ``engine``: ``"rowsum"`` (the CPU engine, default on the CPU) or ``"torch"``.
         ``checkpoint`` (a path) makes the run resumable; ``deadline`` (``time.monotonic()``)
-        pauses it there with :class:`emergence.train.TrainingPaused`.
+        pauses it there with :class:`emergence.checkpoints.TrainingPaused`.
         """
         device = torch.device(device if device is not None else default_device())
         parts = self.parts(device, engine=engine)

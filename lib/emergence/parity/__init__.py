@@ -11,11 +11,14 @@ Modules, one concept each:
   Fourier gap and the exact population gradient of an MLP;
 - :mod:`.escape`: escape from a small init for products of q factors (disjoint PolyNet,
   degree-q multilinear skill);
-- :mod:`.experiments`: the named experiments of Chapter 13 (registered on import);
+- :mod:`.experiments`: the named experiments of Chapter 13;
 - Chapter 14's: :mod:`.lottery` (lottery-ticket units of a sparse init and their probability),
   :mod:`.frontier` (the statistical-query budget, exact correlations), :mod:`.pareto` (the
   success grid over width and sample size), :mod:`.rewind` (prune, rewind, retrain) and
   :mod:`.calib_frontier` (Chapter 8's data calibration at other widths and a sparse init).
+
+Importing the package registers the stored experiments of :mod:`.experiments`, :mod:`.pareto`
+and :mod:`.calib_frontier` with :mod:`emergence.experiments`.
 """
 
 from .model import ACTIVATIONS, INITS, ParityMLP, PolyNet, disjoint_blocks
@@ -28,6 +31,5 @@ __all__ = [
     "train_parity", "HeldOut", "ParityRun", "member_losses", "LOSSES",
 ]
 
-from .experiments import _register
-
-_register()
+# Importing the package registers its stored experiments with emergence.experiments.
+from . import calib_frontier, experiments, pareto  # noqa: E402, F401

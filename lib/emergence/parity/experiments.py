@@ -360,3 +360,6 @@ def _register() -> None:
                        ("parity_search", search_config), ("parity_progress", progress_config),
                        ("parity_calib", calib_config)):
         experiments.register(name, make)
+
+
+_register()
