@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from emergence import experiments, rowsum
+from emergence.checkpoints import TrainingPaused
 from emergence.cpu_ensemble import Layout, RowSumEnsemble, pack_bits
 from emergence.models import MLPEnsemble
 from emergence.train import (
@@ -16,7 +17,6 @@ from emergence.train import (
     SkillEvaluator,
     SkillSampler,
     TrainingDiverged,
-    TrainingPaused,
     evaluation_bits,
     member_subsets,
     train,

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from emergence import experiments, results, store
-from emergence.train import TrainingPaused
+from emergence.checkpoints import TrainingPaused
 
 MLP_NAMES = ["calib_data", "calib_params", "calib_time", "mlp_data", "mlp_params", "mlp_time"]
 slow = pytest.mark.skipif(os.environ.get("EMERGENCE_SLOW_TESTS") != "1",

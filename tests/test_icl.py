@@ -8,11 +8,11 @@ import pytest
 import torch
 from scipy.stats import entropy
 
+from emergence.checkpoints import CheckpointError, TrainingPaused
 from emergence.icl import chains, skills, strategies
 from emergence.icl.config import ICLConfig
 from emergence.icl.minimal import MinimalConfig, MinimalModel
 from emergence.icl.model import AttentionOnlyTransformer, _skew
-from emergence.train import CheckpointError, TrainingPaused
 
 
 def gen(seed=0):

@@ -68,11 +68,11 @@ PENDING = {
     "mlp_params": "200,000 Adam steps of 1,000 networks, about 3 h on two cores; started, "
                   "resumes from its checkpoint",
     "transformer_time": "its paper recipe is still a candidate awaiting a GPU sweep (chapter 12)",
-    "icl_markov": "10 seeds x 4,000 steps, about 100 min on two idle cores: needs the "
-                  "checkpointing the MLP runs have, to span sessions (a 3-seed, 1,400-step run "
-                  "at commit cfbfa47 was too short: 1 of 3 seeds reached the bigram stage)",
-    "icl_prior_mix": "the same size as icl_markov, the same need (a 3-seed, 900-step run had "
-                     "no seed at the bigram stage)",
+    "icl_markov": "10 seeds x 4,000 steps, about 100 min on two idle cores; resumable from its "
+                  "checkpoint since the ICL trainer saves one (a 3-seed, 1,400-step run at commit "
+                  "cfbfa47 was too short: 1 of 3 seeds reached the bigram stage)",
+    "icl_prior_mix": "the same size as icl_markov, resumable the same way (a 3-seed, 900-step "
+                     "run had no seed at the bigram stage)",
 }
 
 

@@ -258,14 +258,14 @@ def test_non_finite_arrays_are_refused_unless_declared_placeholders(tmp_path):
 
 CHECKPOINTER = textwrap.dedent("""
     import sys, torch
-    from emergence.train import save_checkpoint
+    from emergence.checkpoints import save_checkpoint
     for step in range(100_000):
         save_checkpoint(sys.argv[1], {"key": "k", "step": step, "w": torch.full((50_000,), step)})
 """)
 
 
 def test_a_writer_killed_during_a_checkpoint_leaves_a_whole_checkpoint(tmp_path):
-    from emergence.train import load_checkpoint
+    from emergence.checkpoints import load_checkpoint
 
     path = tmp_path / "run.pt"
     env = {**os.environ, "PYTHONPATH": str(store.PACKAGE_DIR.parent)}
@@ -295,7 +295,7 @@ def small_disk(tmp_path):
 
 
 def test_a_full_disk_leaves_no_entry_no_checkpoint_and_no_temporary_file(small_disk):
-    from emergence.train import save_checkpoint
+    from emergence.checkpoints import save_checkpoint
 
     big = {"tag": np.zeros(200_000)}
     with pytest.raises(OSError):

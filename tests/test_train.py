@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from emergence.checkpoints import CheckpointError, TrainingPaused, load_checkpoint, save_checkpoint
 from emergence.models import MLPEnsemble
 from emergence.tasks import SparseParityTask
 from emergence.train import (
-    CheckpointError,
     FixedDataset,
     MemberOptimizer,
     OnlineStream,
@@ -19,12 +19,9 @@ from emergence.train import (
     SkillSampler,
     TorchEnsemble,
     TrainingDiverged,
-    TrainingPaused,
     constant_lr,
     halving_lr,
-    load_checkpoint,
     member_subsets,
-    save_checkpoint,
     train,
     train_step,
 )
@@ -228,7 +225,7 @@ def test_a_failed_checkpoint_write_leaves_no_temporary_file(tmp_path, monkeypatc
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("emergence.train.os.fsync", full_disk)
+    monkeypatch.setattr("emergence.checkpoints.os.fsync", full_disk)
     with pytest.raises(OSError, match="No space"):
         save_checkpoint(tmp_path / "ck.pt", {"key": "", "step": 0})
     assert not any(tmp_path.iterdir())

@@ -170,7 +170,7 @@ def test_run_shapes_and_determinism():
 def test_paused_run_resumes_bit_for_bit(tmp_path):
     import time
 
-    from emergence.train import TrainingPaused
+    from emergence.checkpoints import TrainingPaused
 
     cfg = TransformerConfig(**{**TINY, "optimizer": "adam", "warmup_steps": 50, "n_steps": 250,
                                "record_every": 25})

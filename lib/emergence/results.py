@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from . import experiments, store
-from .train import CheckpointError, TrainingPaused
+from .checkpoints import CheckpointError, TrainingPaused
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 
@@ -75,7 +75,7 @@ def run_one(name: str, device: torch.device, args: argparse.Namespace,
             deadline: float | None = None) -> float | None:
     """Run one experiment at paper size and store it; returns its wall time (None if skipped).
 
-    Raises :class:`emergence.train.TrainingPaused` when it reaches ``deadline`` unfinished.
+    Raises :class:`emergence.checkpoints.TrainingPaused` when it reaches ``deadline`` unfinished.
     """
     cfg = experiments.config(name, "paper")
     config = cfg.to_dict()

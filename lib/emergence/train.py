@@ -18,14 +18,12 @@ Pieces, each small and swappable:
   ``torch.nn.MSELoss`` in the authors' code), so each member gets exactly its own gradient;
   records metrics into device tensors copied to the host once; stops with
   :class:`TrainingDiverged` naming the experiment and the member when a loss blows up; and can
-  checkpoint and resume, so long runs fill the results store over several short sessions.
+  checkpoint and resume (:mod:`emergence.checkpoints`), so long runs fill the results store over
+  several short sessions.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +33,7 @@ import numpy as np
 import torch
 
 from . import _validate
+from .checkpoints import CheckpointError, TrainingPaused, load_checkpoint, save_checkpoint
 from .models import MLPEnsemble
 from .tasks import SparseParityTask
 from .theory.dynamics import skill_probs
@@ -42,10 +41,6 @@ from .theory.dynamics import skill_probs
 
 class TrainingDiverged(RuntimeError):
     """A member's training loss became non-finite or exploded."""
-
-
-class TrainingPaused(RuntimeError):
-    """The run reached its deadline; its state is in the checkpoint, ready to resume."""
 
 
 def member_subsets(n_skills: int, n_bits: int, bits_per_skill: int,
@@ -408,7 +403,7 @@ def train(engine, lr_schedule, n_steps: int, record_steps: Sequence[int], *, nam
     With ``checkpoint`` set, the state is saved there every ``checkpoint_seconds`` and a run
     finding a checkpoint with the same ``checkpoint_key`` resumes from it. With a
     ``deadline`` (a ``time.monotonic()`` value) and a checkpoint, a run still going at the
-    deadline saves its state and raises :class:`TrainingPaused`.
+    deadline saves its state and raises :class:`~emergence.checkpoints.TrainingPaused`.
     """
     _validate.positive_int("n_steps", n_steps)
     record_steps = np.asarray(record_steps, dtype=np.int64)
@@ -522,61 +517,6 @@ class _Loop:
         self.strength[...] = state["strength"].numpy()
         self.loss[...] = state["loss"].numpy()
         self.engine.load_state_dict(state["engine"])
-
-
-CHECKPOINT_MAGIC = b"emergence checkpoint v1\n"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be resumed from: damaged, foreign, or from other code. The
-    message names the file; deleting it starts the run over."""
-
-
-def save_checkpoint(path: str | Path, state: dict) -> None:
-    """Write a training state (tensors, numbers, lists, dicts) atomically to ``path``.
-
-    The file is a header, the SHA-256 of the payload and the payload (``torch.save``'s zip,
-    read back without pickle), so :func:`load_checkpoint` notices any damaged byte. A failed
-    write (a full disk) removes its temporary file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    payload = buffer.getvalue()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(CHECKPOINT_MAGIC + hashlib.sha256(payload).digest() + payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def load_checkpoint(path: str | Path, key: str, device) -> dict:
-    """Read a state written by :func:`save_checkpoint`; raise :class:`CheckpointError` for a
-    damaged file or one made for another config or by other code (``key`` differs)."""
-    data = Path(path).read_bytes()
-    head = len(CHECKPOINT_MAGIC)
-    payload = data[head + 32:]
-    advice = "delete it to start the run over"
-    if not data.startswith(CHECKPOINT_MAGIC) or len(data) < head + 32:
-        raise CheckpointError(f"checkpoint {path} is not a checkpoint of this package, or is "
-                              f"truncated; {advice}")
-    if hashlib.sha256(payload).digest() != data[head:head + 32]:
-        raise CheckpointError(f"checkpoint {path} is damaged (its digest does not match); "
-                              f"{advice}")
-    try:
-        state = torch.load(io.BytesIO(payload), map_location=device, weights_only=True)
-    except Exception as error:  # any unpickling or zip error means an unusable file
-        raise CheckpointError(f"checkpoint {path} cannot be read ({error}); {advice}") from None
-    found = state.get("key") if isinstance(state, dict) else None
-    if found != key:
-        raise CheckpointError(f"checkpoint {path} belongs to another configuration or to other "
-                              f"code (key {found!r}, expected {key!r}); {advice}")
-    return state
 
 
 def _progress_bar(total: int, initial: int, name: str):

@@ -5,7 +5,8 @@ the official code) and, every ``record_every`` steps, measures each member on a 
 of chains from the Dirichlet(1) prior: at the last position, ``KL(true || model)`` and
 ``KL(strategy || model)`` for the three strategies of :mod:`.strategies`, and the layer-1
 attention on the previous token (the first factor of the induction head). Long runs save
-checkpoints and resume from them, like the MLP and transformer runs (:mod:`emergence.train`).
+checkpoints and resume from them, like the MLP and transformer runs
+(:mod:`emergence.checkpoints`).
 """
 
 from __future__ import annotations
@@ -18,17 +19,11 @@ import torch
 import torch.nn.functional as F
 
 from .. import store
-from ..train import (
-    CheckpointError,
-    TrainingDiverged,
-    TrainingPaused,
-    load_checkpoint,
-    save_checkpoint,
-)
+from ..checkpoints import CheckpointError, load_checkpoint, run_resumable, save_checkpoint
+from ..train import TrainingDiverged
 from . import chains, strategies
 
 _EVAL_CHUNK = 128
-_CHECKPOINT_SECONDS = 60.0
 
 
 class TestSet:
@@ -87,22 +82,12 @@ def train(cfg, model, device, progress: bool = False, checkpoint: str | Path | N
     over the sessions of a resumed run). With ``checkpoint`` (a path) the whole state is saved
     there about once a minute, and a run that finds a checkpoint of the same config and code
     continues from it bit for bit; with ``deadline`` too (a ``time.monotonic()`` value), a run
-    still going then saves and raises :class:`~emergence.train.TrainingPaused`.
+    still going then saves and raises :class:`~emergence.checkpoints.TrainingPaused`.
     """
-    run = _Run(cfg, model, torch.device(device))
+    run = _Run(cfg, model, torch.device(device), progress)
     if checkpoint is not None and Path(checkpoint).exists():
         run.load(checkpoint)
-    last_save = time.monotonic()
-    while run.advance(progress):
-        if checkpoint is None or run.step == cfg.n_steps:
-            continue
-        if deadline is not None and time.monotonic() > deadline:
-            run.save(checkpoint)
-            raise TrainingPaused(f"experiment {cfg.name!r} paused at step {run.step} of "
-                                 f"{cfg.n_steps}; run again to resume from {checkpoint}")
-        if time.monotonic() - last_save > _CHECKPOINT_SECONDS:
-            run.save(checkpoint)
-            last_save = time.monotonic()
+    run_resumable(run, cfg.n_steps, cfg.name, checkpoint, deadline)
     return run.results()
 
 
@@ -114,8 +99,8 @@ class _Run:
     checkpoint holds all three, so a resumed run takes the very same steps.
     """
 
-    def __init__(self, cfg, model, device: torch.device):
-        self.cfg, self.model, self.device = cfg, model, device
+    def __init__(self, cfg, model, device: torch.device, progress: bool):
+        self.cfg, self.model, self.device, self.progress = cfg, model, device, progress
         self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
         self.test = TestSet(cfg.n_test, cfg.k, cfg.length, self.generator, device)
         self.optimiser = cfg.optimiser(model)
@@ -125,11 +110,11 @@ class _Run:
         self.key = store.config_key({**cfg.to_dict(), "code": store.code_digest()})
         self.started = time.perf_counter()
 
-    def advance(self, progress: bool) -> bool:
+    def advance(self) -> bool:
         """Measure if due, then take one step; False once the last step is measured."""
         if self.step in self.record:
             self.rows.append(measure(self.model, self.test))
-            if progress:
+            if self.progress:
                 print(self.step, {k: np.round(v.mean(), 4) for k, v in self.rows[-1].items()},
                       flush=True)
         if self.step == self.cfg.n_steps:

@@ -169,7 +169,7 @@ class TransformerConfig:
         :class:`~emergence.train.TrainingDiverged`. With ``checkpoint`` (a path) the state is
         saved there about once a minute and a later run resumes from it; with a ``deadline``
         (``time.monotonic()``) too, a run still going then saves and raises
-        :class:`~emergence.train.TrainingPaused`, as the MLP experiments do.
+        :class:`~emergence.checkpoints.TrainingPaused`, as the MLP experiments do.
         """
         return train(self, device, progress, checkpoint, deadline)
 

@@ -4,7 +4,8 @@
 the model, tasks and optimiser the config builds, steps on fresh device-side batches, records
 ``R_k / S`` at the config's record steps, stops a diverging seed, and saves and resumes the
 whole state bit for bit, so a long run can fill the results store over several sessions. It
-reuses the MLP trainer's exceptions and checkpoint files (:mod:`emergence.train`).
+reuses the MLP trainer's divergence error and the package's checkpoints
+(:mod:`emergence.checkpoints`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,8 @@ import numpy as np
 import torch
 
 from .. import store
-from ..train import (
-    CheckpointError,
-    TrainingDiverged,
-    TrainingPaused,
-    load_checkpoint,
-    save_checkpoint,
-)
+from ..checkpoints import CheckpointError, load_checkpoint, run_resumable, save_checkpoint
+from ..train import TrainingDiverged
 
 _CHECK_EVERY = 100           # steps between divergence checks (and checkpoint chances)
 _EVAL_ELEMENTS = {"cpu": 2**20, "cuda": 2**26}   # residual-stream numbers per evaluation chunk
@@ -36,20 +32,11 @@ def train(cfg, device: torch.device | str = "cpu", progress: bool = False,
     The loop behind :meth:`~emergence.transformer.config.TransformerConfig.run`, which
     documents the arguments, the arrays returned, divergence, checkpoints and the deadline.
     """
-    run = _Run(cfg, torch.device(device))
+    run = _Run(cfg, torch.device(device), progress)
     if checkpoint is not None and Path(checkpoint).exists():
         run.load(checkpoint)
-    last_save = time.monotonic()
-    while run.advance(progress):
-        if run.step % _CHECK_EVERY or checkpoint is None or run.step == cfg.n_steps:
-            continue
-        if deadline is not None and time.monotonic() > deadline:
-            run.save(checkpoint)
-            raise TrainingPaused(f"experiment {cfg.name!r} paused at step {run.step} of "
-                                 f"{cfg.n_steps}; run again to resume from {checkpoint}")
-        if time.monotonic() - last_save > _CHECKPOINT_SECONDS:
-            run.save(checkpoint)
-            last_save = time.monotonic()
+    run_resumable(run, cfg.n_steps, cfg.name, checkpoint, deadline, every=_CHECK_EVERY,
+                  seconds=_CHECKPOINT_SECONDS)
     return run.results()
 
 
@@ -60,8 +47,8 @@ class _Run:
     loop (its ``build``, ``optimiser`` and ``record_steps`` make the pieces).
     """
 
-    def __init__(self, cfg, device: torch.device):
-        self.cfg, self.device = cfg, device
+    def __init__(self, cfg, device: torch.device, progress: bool):
+        self.cfg, self.device, self.progress = cfg, device, progress
         self.model, self.tasks = cfg.build(device)
         self.optimiser = cfg.optimiser(self.model)
         warm = max(int(cfg.warmup_steps), 1)
@@ -78,10 +65,10 @@ class _Run:
         self.key = store.config_key({**cfg.to_dict(), "code": store.code_digest()})
         self.started = time.perf_counter()
 
-    def advance(self, progress: bool) -> bool:
+    def advance(self) -> bool:
         """Record if due, then take one step; False once the last step is recorded."""
         if self.step in self.record:
-            self._record(progress)
+            self._record()
         if self.step == self.cfg.n_steps:
             return False
         tokens, targets = self.tasks.sample(self.cfg.batch_size, self.data_gen)
@@ -128,7 +115,7 @@ class _Run:
             loss.append(0.5 * ((target - out) ** 2).mean(1))
         return torch.stack(strength, 1), torch.stack(loss, 1)
 
-    def _record(self, progress: bool) -> None:
+    def _record(self) -> None:
         strength, loss = self.measure()
         self.records["strength"].append(strength)
         self.records["loss"].append(loss)
@@ -136,7 +123,7 @@ class _Run:
             torch.stack(self.running).mean(0) if self.running
             else torch.full((self.cfg.n_seeds,), float("nan"), device=self.device))
         self.running = []
-        if progress:
+        if self.progress:
             print(f"step {self.step:>8d}  R/S = {np.round(strength.cpu().numpy().mean(0), 3)}")
 
     def _check(self, per_member: torch.Tensor) -> None:
