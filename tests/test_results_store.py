@@ -65,8 +65,6 @@ def sources_at(commit: str) -> dict[str, bytes] | None:
 
 
 PENDING = {
-    "mlp_params": "200,000 Adam steps of 1,000 networks, about 3 h on two cores; started, "
-                  "resumes from its checkpoint",
     "transformer_time": "its paper recipe is still a candidate awaiting a GPU sweep (chapter 12)",
     "icl_markov": "10 seeds x 4,000 steps, about 100 min on two idle cores; resumable from its "
                   "checkpoint since the ICL trainer saves one (a 3-seed, 1,400-step run at commit "
