@@ -125,10 +125,9 @@ class ICLConfig(ChainTraining):
 
     def run(self, device="cpu", progress: bool = False, checkpoint=None,
             deadline: float | None = None) -> dict[str, np.ndarray]:
-        """Train every member; the arrays of :func:`emergence.icl.train.train` plus each
-        member's fraction. ``checkpoint`` (a path) makes the run resumable across sessions;
-        with ``deadline`` (a ``time.monotonic()`` value) it pauses there (see ``train``)."""
-        out = train(self, self.build(device), torch.device(device), progress, checkpoint,
-                    deadline)
-        out["member_unigram_free"] = self.member_unigram_free()
-        return out
+        """Train every member; the arrays of :func:`emergence.icl.train.train`.
+
+        ``checkpoint`` (a path) makes the run resumable across sessions; with ``deadline`` (a
+        ``time.monotonic()`` value) it pauses there (see ``train``)."""
+        return train(self, self.build(device), torch.device(device), progress, checkpoint,
+                     deadline)

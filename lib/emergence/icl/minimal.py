@@ -100,5 +100,4 @@ class MinimalConfig(ChainTraining):
         out = train(self, model, torch.device(device), progress)
         out["v"] = model.v.detach().cpu().numpy()
         out["w"] = model.w.detach().cpu().numpy()
-        out["member_unigram_free"] = self.member_unigram_free()
         return out

@@ -78,7 +78,8 @@ def train(cfg, model, device, progress: bool = False, checkpoint: str | Path | N
     """Train ``model`` as ``cfg`` says; the measurements at ``cfg.record_steps()``.
 
     Returns, per measurement key of :func:`measure`, an array ``(n_members, n_records)``, and
-    ``steps``, ``reference`` (the strategies' own KLs) and ``wall_s`` (training time, summed
+    ``steps``, ``reference`` (the strategies' own KLs), ``member_unigram_free`` (each member's
+    doubly stochastic fraction) and ``wall_s`` (training time, summed
     over the sessions of a resumed run). With ``checkpoint`` (a path) the whole state is saved
     there about once a minute, and a run that finds a checkpoint of the same config and code
     continues from it bit for bit; with ``deadline`` too (a ``time.monotonic()`` value), a run
@@ -137,6 +138,7 @@ class _Run:
         out = {key: np.stack([row[key] for row in self.rows], 1) for key in self.rows[0]}
         out["steps"] = self.cfg.record_steps()
         out["reference"] = self.test.reference()
+        out["member_unigram_free"] = self.cfg.member_unigram_free()
         out["wall_s"] = np.asarray(self.wall_before + time.perf_counter() - self.started)
         return out
 
