@@ -22,9 +22,10 @@ _QUICK = dict(profile="quick", length=32, batch_size=32, lr=3e-3, record_every=2
 def markov_config(profile: str) -> ICLConfig:
     """``icl_markov``. Paper: the paper's 10 seeds x 4,000 steps (256,000 sequences per
     seed), measured every 25 steps on 256 test chains; a training step of all 10 seeds measured
-    0.45 s on two idle cores (evaluation extra), so about 35 to 60 minutes. A first run of 3 seeds x 1,400 steps was too short (one
-    seed of three reached the bigram stage; the released code trains 2,000 steps): 4,000 leaves
-    room for the slow seeds. Quick: T = 32, lr 3e-3, batch 32, 400 steps, 2 seeds."""
+    0.45 s on two idle cores (evaluation extra), so about 35 to 60 minutes. A first run of 3
+    seeds x 1,400 steps was too short (one seed of three reached the bigram stage; the released
+    code trains 2,000 steps): 4,000 leaves room for the slow seeds. Quick: T = 32, lr 3e-3,
+    batch 32, 400 steps, 2 seeds."""
     if check_profile(profile) == "paper":
         return ICLConfig(name="icl_markov", profile="paper", n_steps=4000, n_seeds=10,
                          n_test=256)
