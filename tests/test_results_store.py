@@ -71,6 +71,7 @@ PENDING = {
                   "cfbfa47 was too short: 1 of 3 seeds reached the bigram stage)",
     "icl_prior_mix": "the same size as icl_markov, resumable the same way (a 3-seed, 900-step "
                      "run had no seed at the bigram stage)",
+    "icl_prior_half": "the same size as icl_markov, run after it and icl_prior_mix",
 }
 
 

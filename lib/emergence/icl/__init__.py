@@ -10,8 +10,8 @@ Modules, one concept each:
 - :mod:`.config`: :class:`~.config.ICLConfig`, an experiment of :mod:`emergence.experiments`;
 - :mod:`.minimal`: the two-factor minimal model (positional mixing ``v``, bilinear ``W``);
 - :mod:`.skills`: skill strengths ``R_uni``, ``R_bi`` and the phase read-out;
-- :mod:`.experiments`: the named configs (importing the package registers ``icl_markov`` and
-  ``icl_prior_mix``).
+- :mod:`.experiments`: the named configs (importing the package registers ``icl_markov``,
+  ``icl_prior_mix`` and ``icl_prior_half``).
 """
 
 from . import chains, strategies

@@ -2,10 +2,10 @@
 
 ``icl_markov``: the paper's setting (k = 2, T = 100, d = 16, two one-head attention layers,
 AdamW (0.9, 0.95), weight decay 0.1, batch 64, dropout 0.1) at the released code's learning
-rate 5e-4, several seeds as one batched model. ``icl_prior_mix``: the same, trained on batches
-in which a fraction of the chains (at paper size: all) comes from the doubly stochastic prior, whose
-in-context unigram statistics are useless; the bigram emergence times are compared with
-``icl_markov`` (fraction 0). The paper sizes are what fits the book's CPU budget (see each
+rate 5e-4, several seeds as one batched model. ``icl_prior_mix`` and ``icl_prior_half``: the
+same, trained on batches in which a fraction of the chains (all, and half) comes from the doubly
+stochastic prior, whose in-context unigram statistics are useless; the bigram emergence times are
+compared with ``icl_markov`` (fraction 0). The paper sizes are what fits the book's CPU budget (see each
 factory); the quick sizes shorten the sequences to T = 32 and raise the learning rate so that
 the stages appear within a few hundred steps.
 """
@@ -43,6 +43,16 @@ def prior_mix_config(profile: str) -> ICLConfig:
     return ICLConfig(name="icl_prior_mix", n_steps=300, unigram_free=(1.0,), **_QUICK)
 
 
+def prior_half_config(profile: str) -> ICLConfig:
+    """``icl_prior_half``: half of every batch from the doubly stochastic prior (fraction 1/2),
+    the paper's mixture experiment between ``icl_markov`` and ``icl_prior_mix``, at the same
+    sizes as both (and the same initial weights, since all three share ``seed``)."""
+    if check_profile(profile) == "paper":
+        return ICLConfig(name="icl_prior_half", profile="paper", n_steps=4000, n_seeds=10,
+                         n_test=256, unigram_free=(0.5,))
+    return ICLConfig(name="icl_prior_half", n_steps=300, unigram_free=(0.5,), **_QUICK)
+
+
 def _register() -> None:
     """Add the ICL-MC experiments to :mod:`emergence.experiments`, when it exists."""
     try:
@@ -51,6 +61,7 @@ def _register() -> None:
         return
     experiments.register("icl_markov", markov_config)
     experiments.register("icl_prior_mix", prior_mix_config)
+    experiments.register("icl_prior_half", prior_half_config)
 
 
 _register()
