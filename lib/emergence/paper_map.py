@@ -173,7 +173,8 @@ ITEMS = (
     Item("Unigram delays bigram", "a prior without unigram signal speeds up the bigram stage",
          "15_induction_heads", "The unigram solution delays the bigram one", "partial",
          "k = 2 instead of the paper's k = 3 mixtures; fractions 0, 1/2 and 1 of doubly "
-         "stochastic chains", needs=("icl_markov", "icl_prior_half", "icl_prior_mix"), paper="edelman2024evolution"),
+         "stochastic chains", needs=("icl_markov", "icl_prior_half", "icl_prior_mix"),
+         paper="edelman2024evolution"),
     Item("n-grams", "a stage per order: uniform, unigram, bigram, trigram", "15_induction_heads",
          "Reproduction notes", "partial", "not run (CPU budget)", paper="edelman2024evolution"),
 )

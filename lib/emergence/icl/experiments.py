@@ -5,9 +5,9 @@ AdamW (0.9, 0.95), weight decay 0.1, batch 64, dropout 0.1) at the released code
 rate 5e-4, several seeds as one batched model. ``icl_prior_mix`` and ``icl_prior_half``: the
 same, trained on batches in which a fraction of the chains (all, and half) comes from the doubly
 stochastic prior, whose in-context unigram statistics are useless; the bigram emergence times are
-compared with ``icl_markov`` (fraction 0). The paper sizes are what fits the book's CPU budget (see each
-factory); the quick sizes shorten the sequences to T = 32 and raise the learning rate so that
-the stages appear within a few hundred steps.
+compared with ``icl_markov`` (fraction 0). The paper sizes are what fits the book's CPU
+budget (see each factory); the quick sizes shorten the sequences to T = 32 and raise the
+learning rate so that the stages appear within a few hundred steps.
 """
 
 from __future__ import annotations
