@@ -10,7 +10,7 @@ from scipy.stats import entropy
 
 from emergence.checkpoints import CheckpointError, TrainingPaused
 from emergence.icl import chains, skills, strategies
-from emergence.icl.config import ICLConfig
+from emergence.icl.config import ICLConfig, NGramConfig
 from emergence.icl.minimal import MinimalConfig, MinimalModel
 from emergence.icl.model import AttentionOnlyTransformer, _skew
 
@@ -70,6 +70,38 @@ def test_strategies_match_brute_force_counts():
     assert torch.allclose(strategies.uniform(x, 3), torch.full((30, 3), 1 / 3).double())
 
 
+def test_trigram_chains_follow_their_table_from_a_stationary_start():
+    """Order 3: the state after the context (a, b) is drawn from row 2a + b, and the first two
+    states come from the stationary distribution of the chain of contexts."""
+    table = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5], [0.3, 0.7]])
+    p = table.expand(4000, -1, -1)
+    lifted = chains.context_chain(p[:1])[0]
+    assert torch.allclose(lifted.sum(-1), torch.ones(4))
+    assert lifted[1, 2] == table[1, 0] and lifted[1, 3] == table[1, 1] and lifted[1, 0] == 0
+    x = chains.sample_chains(p, 40, gen(11))
+    context = 2 * x[:, :-2] + x[:, 1:-1]
+    for c in range(4):
+        here = context == c
+        freq = (x[:, 2:][here] == 1).float().mean().item()
+        var = table[c, 1] * table[c, 0] / here.sum().item()
+        assert abs(freq - table[c, 1].item()) < 5 * var ** 0.5
+    pi = chains.stationary(lifted[None])[0]
+    start = torch.bincount(2 * x[:, 0] + x[:, 1], minlength=4) / 4000
+    assert torch.allclose(start, pi, atol=5 * (0.25 / 4000) ** 0.5)
+
+
+def test_ngram_strategies_match_brute_force_counts():
+    x = chains.sample_chains(chains.dirichlet_matrices(30, 2, gen(12), order=3), 15, gen(13))
+    tri = strategies.predict("trigram", x, 2)
+    for n in range(30):
+        seq = x[n].tolist()
+        counts = [sum(seq[i - 1:i + 1] == seq[-2:] and seq[i + 1] == j for i in range(1, 14))
+                  for j in range(2)]
+        assert np.allclose(tri[n].numpy(), [(c + 1) / (sum(counts) + 2) for c in counts])
+    assert strategies.names(3) == ("uniform", "unigram", "bigram", "trigram")
+    assert torch.equal(strategies.ngram(x, 2, 2), strategies.bigram(x, 2))
+
+
 def test_kl_matches_scipy_and_is_zero_on_equal_arguments():
     p, q = torch.tensor([0.2, 0.0, 0.8]), torch.tensor([0.3, 0.3, 0.4])
     assert strategies.kl(p, q).item() == pytest.approx(entropy(p.numpy(), q.numpy()))
@@ -85,29 +117,38 @@ def test_skew_equals_gather_of_relative_offsets():
             assert out[1, i, j] == rel[1, i, t - 1 - (i - j)]
 
 
-def test_relative_attention_scores_match_the_definition():
-    model = AttentionOnlyTransformer(3, 6, d=4, n_models=1)
+@pytest.mark.parametrize("heads", [1, 2])
+def test_relative_attention_scores_match_the_definition(heads):
+    """Each head scores with its own slice of the query, key and relative vectors, over the
+    square root of its width."""
+    model = AttentionOnlyTransformer(3, 6, d=4, n_models=1, heads=(heads, 1))
     x = torch.randint(0, 3, (1, 2, 6), generator=gen(7))
     layer = model.layers[0]
     stream = model.embed[0][x[0]][None]
-    weights = model.attention(layer, stream)[0, 1]
+    weights = model.attention(layer, stream, heads)[0, 1]
     h = torch.nn.functional.layer_norm(stream[0, 1], (4,))
     q, k = h @ layer["query"][0], h @ layer["key"][0]
-    for i in range(6):
-        s = torch.stack([q[i] @ k[j] + q[i] @ layer["relative"][0, i - j] for j in range(i + 1)])
-        assert torch.allclose(weights[i, : i + 1], torch.softmax(s / 2.0, 0), atol=1e-6)
-        assert torch.all(weights[i, i + 1:] == 0)
+    width = 4 // heads
+    for g in range(heads):
+        part = slice(g * width, (g + 1) * width)
+        for i in range(6):
+            rel = layer["relative"][0, :, part]
+            s = torch.stack([q[i, part] @ (k[j, part] + rel[i - j]) for j in range(i + 1)])
+            want = torch.softmax(s / width ** 0.5, 0)
+            assert torch.allclose(weights[g, i, : i + 1], want, atol=1e-6)
+            assert torch.all(weights[g, i, i + 1:] == 0)
 
 
-def test_members_of_the_ensemble_do_not_interact():
+@pytest.mark.parametrize("heads", [(1, 1), (2, 1)])
+def test_members_of_the_ensemble_do_not_interact(heads):
     torch.manual_seed(0)
-    model = AttentionOnlyTransformer(2, 10, d=8, n_models=3)
+    model = AttentionOnlyTransformer(2, 10, d=8, n_models=3, heads=heads)
     x = torch.randint(0, 2, (3, 4, 10), generator=gen(8))
     model(x)[1].sum().backward()
     for p in model.parameters():
         if p.grad is not None:
             assert p.grad[0].abs().max() == 0 and p.grad[2].abs().max() == 0
-    single = AttentionOnlyTransformer(2, 10, d=8, n_models=1)
+    single = AttentionOnlyTransformer(2, 10, d=8, n_models=1, heads=heads)
     with torch.no_grad():
         for a, b in zip(single.parameters(), model.parameters(), strict=True):
             a.copy_(b[1:2])
@@ -160,6 +201,17 @@ def test_strengths_and_stage_readout():
     assert t_mid[0] == pytest.approx(25.0) and width[0] == pytest.approx(7.5)
 
 
+def test_strengths_and_stages_with_a_trigram_stage():
+    ref = np.array([0.2, 0.1, 0.05, 0.01])
+    r_uni, r_bi, r_tri = skills.strengths(np.array([0.1, 0.03]), ref)
+    assert np.allclose(r_bi, [0, 1]) and np.allclose(r_tri, [0, 0.5])
+    steps = np.arange(5) * 10.0
+    nearest = np.array([[0, 1, 2, 3, 3], [0, 1, 3, 2, 3]])
+    onsets = skills.stage_onsets(steps, nearest, 4)
+    assert np.allclose(onsets, [[0, 10, 20, 30], [0, 10, 30, 20]])
+    assert skills.in_order(onsets, nearest).tolist() == [True, False]
+
+
 TINY = ICLConfig(length=12, d=8, batch_size=4, n_steps=6, record_every=2, n_test=8,
                  n_seeds=2, unigram_free=(0.0, 1.0), lr=1e-2)
 
@@ -188,6 +240,16 @@ def test_a_checkpoint_of_another_config_is_refused(tmp_path):
         TINY.replace(lr=2e-2).run(checkpoint=checkpoint)
 
 
+def test_a_trigram_run_measures_four_strategies_and_two_look_backs():
+    cfg = NGramConfig(length=12, d=8, batch_size=4, n_steps=2, record_every=1, n_test=8,
+                      n_seeds=2)
+    out = cfg.run()
+    assert cfg.build().heads == (2, 1) and out["reference"].shape == (4,)
+    for key in ("kl_trigram", "previous_token", "second_previous_token"):
+        assert out[key].shape == (2, 3), key
+    assert "order" not in ICLConfig().to_dict() and cfg.to_dict()["order"] == 3
+
+
 def test_the_minimal_config_shares_the_task_settings_and_their_checks():
     cfg = MinimalConfig(unigram_free=(0.0, 0.5), n_seeds=3)
     assert cfg.n_members == 6 and cfg.member_unigram_free().tolist() == [0, 0, 0, .5, .5, .5]
@@ -200,7 +262,13 @@ def test_the_minimal_config_shares_the_task_settings_and_their_checks():
 @pytest.mark.parametrize("call", [
     lambda: chains.dirichlet_matrices(5, 1),
     lambda: chains.sample_matrices(5, 2, 1.5),
-    lambda: strategies.predict("trigram", torch.zeros(2, 3, dtype=torch.long), 2),
+    lambda: strategies.predict("fourgram", torch.zeros(2, 3, dtype=torch.long), 2),
+    lambda: strategies.ngram(torch.zeros(2, 3, dtype=torch.long), 2, 4),
+    lambda: chains.sample_matrices(5, 2, 0.5, order=3),
+    lambda: NGramConfig(order=4),
+    lambda: NGramConfig(d=33),
+    lambda: NGramConfig(unigram_free=(0.5,)),
+    lambda: AttentionOnlyTransformer(2, 10, d=8, heads=(3, 1)),
     lambda: skills.strengths([0.1], [0.1, 0.2, 0.0]),
     lambda: skills.transition_width([0, 1], [[0, 1]], low=0.6),
     lambda: ICLConfig(lr=-1.0),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -31,8 +32,11 @@ class ChainTraining:
     ``n_seeds`` members per group, each with ``batch_size`` fresh chains per step for
     ``n_steps`` steps. Measurement: every ``record_every`` steps on ``n_test`` fixed
     Dirichlet(1) chains. Subclasses add the model and the optimiser (``build``,
-    ``optimiser``) and name themselves in ``to_dict`` (``kind``).
+    ``optimiser``) and name themselves in ``to_dict`` (``kind``). The chains are bigram chains
+    (``order`` 2, a class constant); :class:`NGramConfig` makes the order a setting.
     """
+
+    order: ClassVar[int] = 2
 
     name: str = "icl"
     profile: str = "quick"
@@ -113,10 +117,12 @@ class ICLConfig(ChainTraining):
         return {**super().to_dict(), "kind": "icl_markov"}
 
     def build(self, device="cpu") -> AttentionOnlyTransformer:
-        """The freshly initialised ensemble (seeded by ``seed``)."""
+        """The freshly initialised ensemble (seeded by ``seed``); the first layer has
+        ``order - 1`` heads, the others one (the official code's n-gram models)."""
         torch.manual_seed(self.seed)
+        heads = (self.order - 1,) + (1,) * (self.n_layers - 1)
         return AttentionOnlyTransformer(self.k, self.length, self.d, self.n_layers,
-                                        self.n_members, self.dropout).to(device)
+                                        self.n_members, self.dropout, heads).to(device)
 
     def optimiser(self, model: AttentionOnlyTransformer) -> torch.optim.Optimizer:
         """AdamW with weight decay on the Linear weights only (the official code's groups)."""
@@ -131,3 +137,35 @@ class ICLConfig(ChainTraining):
         ``time.monotonic()`` value) it pauses there (see ``train``)."""
         return train(self, self.build(device), torch.device(device), progress, checkpoint,
                      deadline)
+
+
+@dataclass(frozen=True)
+class NGramConfig(ICLConfig):
+    """ICL-MC with chains of ``order`` n (the paper's n-grams: each state depends on the
+    ``n - 1`` before it), learned by the transformer of :class:`ICLConfig` whose first layer
+    has ``n - 1`` heads of ``d / (n - 1)`` coordinates each (the official code widens ``d`` to
+    16 per head). Every chain comes from the Dirichlet(1) prior."""
+
+    name: str = "icl_trigram"
+    order: int = 3
+    d: int = 32
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.order, bool) or not isinstance(self.order, int) \
+                or not 2 <= self.order <= 3:
+            raise ValueError(f"order must be 2 or 3 (bigram or trigram chains), got "
+                             f"{self.order!r}")
+        if self.d % (self.order - 1):
+            raise ValueError(f"d must be divisible by order - 1 = {self.order - 1} (one head "
+                             f"per state back), got {self.d!r}")
+        if any(self.unigram_free):
+            raise ValueError(f"unigram_free must be (0.0,) for n-gram chains (the doubly "
+                             f"stochastic prior is defined for order 2), got {self.unigram_free!r}")
+        if self.length < self.order:
+            raise ValueError(f"length must be at least order = {self.order}, got {self.length!r}")
+
+    def to_dict(self) -> dict:
+        """Every setting, JSON-serialisable; the store hashes this."""
+        return {**super().to_dict(), "kind": "icl_ngram"}
+

@@ -46,7 +46,8 @@ class MinimalModel(nn.Module):
         return torch.softmax(scores, -1)
 
     def forward(self, x: torch.Tensor, with_attention: bool = False):
-        """Logits ``(M, B, T, k)`` for states ``x`` ``(M, B, T)``; optionally layer 1's weights."""
+        """Logits ``(M, B, T, k)`` for states ``x`` ``(M, B, T)``; optionally layer 1's weights
+        ``(M, B, 1, T, T)``."""
         if x.ndim != 3 or x.shape[0] != self.n_models:
             raise ValueError(f"x must have shape ({self.n_models}, batch, t), got {tuple(x.shape)}")
         t = x.shape[2]
@@ -57,8 +58,8 @@ class MinimalModel(nn.Module):
         scores = scores.masked_fill(self.future[:t, :t], 0.0)
         counts = torch.arange(1, t + 1, device=x.device, dtype=e.dtype)[:, None]
         logits = scores @ e / counts
-        return (logits, [mix[:, None].expand(-1, x.shape[1], -1, -1)]) if with_attention \
-            else logits
+        weights = mix[:, None, None].expand(-1, x.shape[1], 1, -1, -1)  # one head, as attention
+        return (logits, [weights]) if with_attention else logits
 
 
 @dataclass(frozen=True)

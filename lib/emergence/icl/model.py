@@ -2,13 +2,16 @@
 
 Architecture (the official code's ``Relative_Transformer``, see the reproduction notes): a
 learned token embedding of width ``d``; ``n_layers`` attention layers, each a pre-LayerNorm,
-single-head causal self-attention whose score between query ``i`` and key ``j <= i`` is
-``(q_i . k_j + q_i . r_{i-j}) / sqrt(d)`` with a learned table ``r`` of relative-position vectors,
-an output projection, and a residual add; **no MLP blocks**; a final LayerNorm and a linear
-un-embedding to ``k`` logits. Dropout (probability ``dropout``) acts on the embedding, the
-attention weights and each residual branch, as in the code. Initialisation: ``N(0, 0.02)`` for
-embeddings, projections and relative positions, ``N(0, 0.02/sqrt(2 n_layers))`` for the output
-projections (minGPT's rule), LayerNorms at (1, 0).
+causal self-attention whose score between query ``i`` and key ``j <= i`` is
+``(q_i . k_j + q_i . r_{i-j}) / sqrt(d_h)`` with a learned table ``r`` of relative-position
+vectors, an output projection, and a residual add. A layer has one head by default
+(``d_h = d``); for chains of order ``n`` the paper gives the first layer ``n - 1`` heads, each
+working on its own ``d_h = d / (n - 1)`` coordinates of the queries, keys, values and relative
+vectors. **No MLP blocks**; a final LayerNorm and a linear un-embedding to ``k`` logits.
+Dropout (probability ``dropout``) acts on the embedding, the attention weights and each
+residual branch, as in the code. Initialisation: ``N(0, 0.02)`` for embeddings, projections
+and relative positions, ``N(0, 0.02/sqrt(2 n_layers))`` for the output projections (minGPT's
+rule), LayerNorms at (1, 0).
 
 Every parameter carries a leading member axis of size ``n_models``: members never mix, so an
 ensemble of seeds trains as one model and each member follows the trajectory it would follow
@@ -54,18 +57,24 @@ class AttentionOnlyTransformer(nn.Module):
     """``n_models`` two-layer (by default) attention-only transformers evaluated together.
 
     Input: states ``(M, B, T)`` (int64 in ``[0, k)``), output: logits ``(M, B, T, k)``.
+    ``heads`` gives each layer's number of heads (default one each); each must divide ``d``.
     """
 
     def __init__(self, k: int, length: int, d: int = 16, n_layers: int = 2,
-                 n_models: int = 1, dropout: float = 0.0):
+                 n_models: int = 1, dropout: float = 0.0, heads: tuple[int, ...] | None = None):
         super().__init__()
         for name, value in (("k", k), ("length", length), ("d", d), ("n_layers", n_layers),
                             ("n_models", n_models)):
             _validate.positive_int(name, value)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        heads = (1,) * n_layers if heads is None else tuple(heads)
+        if len(heads) != n_layers or not all(isinstance(h, int) and h >= 1 and d % h == 0
+                                             for h in heads):
+            raise ValueError(f"heads must give each of the {n_layers} layers a number of heads "
+                             f"that divides d = {d}, got {heads!r}")
         self.k, self.length, self.d, self.dropout = k, length, d, dropout
-        self.n_models = n_models
+        self.n_models, self.heads = n_models, heads
         m, std, out_std = n_models, 0.02, 0.02 / math.sqrt(2 * n_layers)
         self.embed = _normal((m, k, d), std)
         self.layers = nn.ModuleList()
@@ -89,22 +98,30 @@ class AttentionOnlyTransformer(nn.Module):
         return [{"params": decayed, "weight_decay": weight_decay},
                 {"params": rest, "weight_decay": 0.0}]
 
-    def attention(self, layer: nn.ParameterDict, x: torch.Tensor) -> torch.Tensor:
-        """Attention weights ``(M, B, T, T)`` of one layer on the residual stream ``x``."""
+    @staticmethod
+    def _split(x: torch.Tensor, heads: int) -> torch.Tensor:
+        """``(M, B, T, d)`` -> ``(M, B, heads, T, d / heads)``: each head's coordinates."""
+        m, b, t, d = x.shape
+        return x.view(m, b, t, heads, d // heads).transpose(2, 3)
+
+    def attention(self, layer: nn.ParameterDict, x: torch.Tensor, heads: int = 1) -> torch.Tensor:
+        """Attention weights ``(M, B, heads, T, T)`` of one layer on the residual stream ``x``."""
         h = _layer_norm(x, layer["ln_w"], layer["ln_b"])
-        q = torch.einsum("mbtd,mde->mbte", h, layer["query"])
-        key = torch.einsum("mbtd,mde->mbte", h, layer["key"])
+        q = self._split(torch.einsum("mbtd,mde->mbte", h, layer["query"]), heads)
+        key = self._split(torch.einsum("mbtd,mde->mbte", h, layer["key"]), heads)
         t = x.shape[2]
+        relative = self._split(layer["relative"][:, None, :t], heads)
         # keys and reversed relative vectors in one product: [..., T keys | T offsets T-1..0]
-        both = torch.cat([key, layer["relative"][:, None, :t].flip(2).expand_as(key)], 2)
+        both = torch.cat([key, relative.flip(3).expand_as(key)], 3)
         both = q @ both.transpose(-1, -2)
         scores = both[..., :t] + _skew(both[..., t:])
         future = self.future[:t, :t]
-        scores = scores.masked_fill(future, float("-inf")) / math.sqrt(self.d)
+        scores = scores.masked_fill(future, float("-inf")) / math.sqrt(self.d // heads)
         return torch.softmax(scores, -1)
 
     def forward(self, x: torch.Tensor, with_attention: bool = False):
-        """Logits ``(M, B, T, k)``; with ``with_attention`` also each layer's weights."""
+        """Logits ``(M, B, T, k)``; with ``with_attention`` also each layer's weights
+        ``(M, B, heads, T, T)``."""
         if x.ndim != 3 or x.shape[2] > self.length:
             raise ValueError(f"x must have shape (n_models, batch, t <= {self.length}), "
                              f"got {tuple(x.shape)}")
@@ -112,12 +129,13 @@ class AttentionOnlyTransformer(nn.Module):
         index = x + self.k * torch.arange(x.shape[0], device=x.device)[:, None, None]
         stream = F.dropout(self.embed.reshape(-1, self.d)[index], drop)
         maps = []
-        for layer in self.layers:
-            maps.append(self.attention(layer, stream))
+        for layer, heads in zip(self.layers, self.heads, strict=True):
+            maps.append(self.attention(layer, stream, heads))
             weights = F.dropout(maps[-1], drop)
             h = _layer_norm(stream, layer["ln_w"], layer["ln_b"])
-            v = torch.einsum("mbtd,mde->mbte", h, layer["value"])
-            branch = torch.einsum("mbtd,mde->mbte", weights @ v, layer["out"])
+            v = self._split(torch.einsum("mbtd,mde->mbte", h, layer["value"]), heads)
+            mixed = (weights @ v).transpose(2, 3).reshape(stream.shape)
+            branch = torch.einsum("mbtd,mde->mbte", mixed, layer["out"])
             stream = stream + F.dropout(branch, drop)
         h = _layer_norm(stream, self.ln_w, self.ln_b)
         logits = torch.einsum("mbtd,mdk->mbtk", h, self.unembed)

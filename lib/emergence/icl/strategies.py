@@ -1,23 +1,34 @@
-"""The three reference predictors of ICL-MC and the KL divergences the paper plots.
+"""The reference predictors of ICL-MC and the KL divergences the paper plots.
 
-Given a context ``x_1..x_t`` of a chain with unknown ``P`` (rows i.i.d. Dirichlet(1)):
+Given a context ``x_1..x_t`` of a chain with unknown transitions (rows i.i.d. Dirichlet(1)):
 
 - ``uniform``: ``1/k`` for every state (no use of the context);
 - ``unigram``: ``(c_j + 1) / (t + k)`` with ``c_j`` the count of state ``j`` in the context,
   the posterior mean if the tokens were i.i.d. with a Dirichlet(1) distribution;
 - ``bigram``: ``(c_{ij} + 1) / (sum_j' c_{ij'} + k)`` with ``i = x_t`` and ``c_{ij}`` the number
   of ``i -> j`` transitions in the context: the posterior mean of row ``i`` (Laplace's rule of
-  succession), Bayes-optimal up to the first-token term (see the chapter).
+  succession), Bayes-optimal up to the first-token term (see the chapter);
+- ``trigram``: the same with the last two states as the row (Bayes-optimal for chains of
+  order 3, the paper's trigrams).
 
-All functions work on the last position of each context (the paper's test metric) and return
-probabilities as float64 tensors of shape ``(n, k)``.
+All are one rule, :func:`ngram`, add-one counts of what followed earlier occurrences of the last
+``n - 1`` states (``n = 1``: of every state). All functions work on the last position of each
+context (the paper's test metric) and return probabilities as float64 tensors ``(N, k)``.
 """
 
 from __future__ import annotations
 
 import torch
 
-STRATEGIES = ("uniform", "unigram", "bigram")
+NAMES = ("uniform", "unigram", "bigram", "trigram")  # strategy i uses i - 1 states back
+STRATEGIES = NAMES[:3]  # those of the paper's main task, a chain of order 2
+
+
+def names(order: int) -> tuple[str, ...]:
+    """The strategies up to the Bayes-optimal one for a chain of ``order`` (2: bigram)."""
+    if isinstance(order, bool) or not isinstance(order, int) or not 2 <= order < len(NAMES):
+        raise ValueError(f"order must be an integer in [2, {len(NAMES) - 1}], got {order!r}")
+    return NAMES[:order + 1]
 
 
 def _check_context(x: torch.Tensor, k: int) -> None:
@@ -33,26 +44,44 @@ def uniform(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.full((x.shape[0], k), 1.0 / k, dtype=torch.float64, device=x.device)
 
 
+def ngram(x: torch.Tensor, k: int, n: int) -> torch.Tensor:
+    """Add-one counts of the states that followed earlier occurrences of the last ``n - 1``
+    states (``n = 1``: add-one frequencies of all states)."""
+    _check_context(x, k)
+    _validate_n(n, x.shape[1])
+    t, m = x.shape[1], n - 1
+    follows = torch.ones(x.shape[0], t - m, dtype=torch.float64, device=x.device)
+    for i in range(m):  # window element i of every earlier window against the last window's
+        follows = follows * (x[:, i:t - m + i] == x[:, t - m + i:t - m + i + 1])
+    counts = (follows[..., None] * torch.nn.functional.one_hot(x[:, m:], k)).sum(1)
+    return (counts + 1.0) / (counts.sum(-1, keepdim=True) + k)
+
+
+def _validate_n(n: int, t: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= t:
+        raise ValueError(f"n must be an integer in [1, {t}] (the context length), got {n!r}")
+
+
 def unigram(x: torch.Tensor, k: int) -> torch.Tensor:
     """Add-one in-context state frequencies."""
-    _check_context(x, k)
-    counts = torch.nn.functional.one_hot(x, k).sum(1).double()
-    return (counts + 1.0) / (x.shape[1] + k)
+    return ngram(x, k, 1)
 
 
 def bigram(x: torch.Tensor, k: int) -> torch.Tensor:
     """Add-one in-context transition frequencies out of the last state."""
-    _check_context(x, k)
-    follows = (x[:, :-1] == x[:, -1:]).double()
-    counts = (follows[..., None] * torch.nn.functional.one_hot(x[:, 1:], k)).sum(1)
-    return (counts + 1.0) / (counts.sum(-1, keepdim=True) + k)
+    return ngram(x, k, 2)
+
+
+def trigram(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Add-one in-context transition frequencies out of the last two states."""
+    return ngram(x, k, 3)
 
 
 def predict(name: str, x: torch.Tensor, k: int) -> torch.Tensor:
-    """The strategy ``name`` (one of ``STRATEGIES``) at the last position of ``x``."""
-    if name not in STRATEGIES:
-        raise ValueError(f"name must be one of {STRATEGIES}, got {name!r}")
-    return {"uniform": uniform, "unigram": unigram, "bigram": bigram}[name](x, k)
+    """The strategy ``name`` (one of ``NAMES``) at the last position of ``x``."""
+    if name not in NAMES:
+        raise ValueError(f"name must be one of {NAMES}, got {name!r}")
+    return uniform(x, k) if name == "uniform" else ngram(x, k, NAMES.index(name))
 
 
 def kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:

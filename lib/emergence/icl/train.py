@@ -3,8 +3,9 @@
 :func:`train` runs AdamW on the summed per-member next-token cross-entropy (all positions, as
 the official code) and, every ``record_every`` steps, measures each member on a fixed test set
 of chains from the Dirichlet(1) prior: at the last position, ``KL(true || model)`` and
-``KL(strategy || model)`` for the three strategies of :mod:`.strategies`, and the layer-1
-attention on the previous token (the first factor of the induction head). Long runs save
+``KL(strategy || model)`` for the strategies of :mod:`.strategies` up to the Bayes-optimal one
+for the chain's order, and the layer-1 attention on the previous token (the first factor of the
+induction head; for trigrams also on the one before). Long runs save
 checkpoints and resume from them, like the MLP and transformer runs
 (:mod:`emergence.checkpoints`).
 """
@@ -27,38 +28,48 @@ _EVAL_CHUNK = 128
 
 
 class TestSet:
-    """Fixed test chains (Dirichlet(1) prior) and the strategies' predictions on them."""
+    """Fixed test chains of ``order`` (Dirichlet(1) prior) and the predictions of the
+    strategies up to the Bayes-optimal one on them."""
 
-    def __init__(self, n: int, k: int, length: int, generator: torch.Generator, device):
-        p = chains.dirichlet_matrices(n, k, generator, device)
+    def __init__(self, n: int, k: int, length: int, generator: torch.Generator, device,
+                 order: int = 2):
+        p = chains.dirichlet_matrices(n, k, generator, device, order)
         self.x = chains.sample_chains(p, length, generator)
-        self.truth = p[torch.arange(n, device=p.device), self.x[:, -1]].double()
-        self.strategy = {name: strategies.predict(name, self.x, k)
-                         for name in strategies.STRATEGIES}
+        context = (self.x[:, length - order + 1:] * k ** torch.arange(
+            order - 2, -1, -1, device=p.device)).sum(-1)  # the last order - 1 states, base k
+        self.truth = p[torch.arange(n, device=p.device), context].double()
+        self.names = strategies.names(order)
+        self.strategy = {name: strategies.predict(name, self.x, k) for name in self.names}
 
     def reference(self) -> np.ndarray:
         """``KL(true || strategy)`` averaged over the test chains, one per strategy."""
         return np.array([strategies.kl(self.truth, self.strategy[name]).mean().item()
-                         for name in strategies.STRATEGIES])
+                         for name in self.names])
+
+
+_LOOK_BACK = ("previous_token", "second_previous_token")  # layer-1 attention 1 and 2 back
 
 
 @torch.no_grad()
 def measure(model, test: TestSet) -> dict[str, np.ndarray]:
-    """Per-member last-token KLs and the layer-1 previous-token attention on ``test``."""
+    """Per-member last-token KLs and the layer-1 attention on the states 1, ..., order - 1
+    positions back (for each offset, its best head's mean weight) on ``test``."""
     model.eval()
-    n_models = model.n_models
-    probs, previous = [], []
+    n_models, offsets = model.n_models, len(test.names) - 2
+    probs, back = [], []
     for start in range(0, test.x.shape[0], _EVAL_CHUNK):
         x = test.x[start:start + _EVAL_CHUNK].expand(n_models, -1, -1)
         logits, maps = model(x, with_attention=True)
         probs.append(torch.softmax(logits[:, :, -1].double(), -1))
-        previous.append(torch.diagonal(maps[0], offset=-1, dim1=-2, dim2=-1).mean(-1))
+        back.append(torch.stack([torch.diagonal(maps[0], offset=-o, dim1=-2, dim2=-1).mean(-1)
+                                 for o in range(1, offsets + 1)], -1))  # (M, B, heads, offsets)
     model.train()
     q = torch.cat(probs, 1)
     out = {"kl_true": strategies.kl(test.truth, q).mean(1)}
-    for name in strategies.STRATEGIES:
+    for name in test.names:
         out[f"kl_{name}"] = strategies.kl(test.strategy[name], q).mean(1)
-    out["previous_token"] = torch.cat(previous, 1).mean(1)
+    weight = torch.cat(back, 1).mean(1).amax(1)  # (M, offsets)
+    out.update({_LOOK_BACK[o]: weight[:, o] for o in range(offsets)})
     return {key: value.cpu().numpy() for key, value in out.items()}
 
 
@@ -67,7 +78,7 @@ def training_batch(cfg, generator: torch.Generator, device) -> torch.Tensor:
     groups = []
     for fraction in cfg.unigram_free:
         p = chains.sample_matrices(cfg.n_seeds * cfg.batch_size, cfg.k, fraction, generator,
-                                   device)
+                                   device, cfg.order)
         p = p[torch.randperm(p.shape[0], generator=generator, device=device)]
         groups.append(chains.sample_chains(p, cfg.length + 1, generator))
     return torch.cat(groups).view(cfg.n_members, cfg.batch_size, cfg.length + 1)
@@ -103,7 +114,7 @@ class _Run:
     def __init__(self, cfg, model, device: torch.device, progress: bool):
         self.cfg, self.model, self.device, self.progress = cfg, model, device, progress
         self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
-        self.test = TestSet(cfg.n_test, cfg.k, cfg.length, self.generator, device)
+        self.test = TestSet(cfg.n_test, cfg.k, cfg.length, self.generator, device, cfg.order)
         self.optimiser = cfg.optimiser(model)
         self.record = set(cfg.record_steps().tolist())
         self.rows: list[dict[str, np.ndarray]] = []
