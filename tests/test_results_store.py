@@ -72,6 +72,7 @@ PENDING = {
     "icl_prior_mix": "the same size as icl_markov, resumable the same way (a 3-seed, 900-step "
                      "run had no seed at the bigram stage)",
     "icl_prior_half": "the same size as icl_markov, run after it and icl_prior_mix",
+    "icl_trigram": "5 seeds x 4,000 steps, about half an hour on two idle cores",
 }
 
 
