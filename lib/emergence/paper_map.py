@@ -176,7 +176,9 @@ ITEMS = (
          "stochastic chains", needs=("icl_markov", "icl_prior_half", "icl_prior_mix"),
          paper="edelman2024evolution"),
     Item("n-grams", "a stage per order: uniform, unigram, bigram, trigram", "15_induction_heads",
-         "Reproduction notes", "partial", "not run (CPU budget)", paper="edelman2024evolution"),
+         "More memory: a stage for every order", "partial",
+         "trigrams with k = 2 and 5 seeds; higher orders not run", needs=("icl_trigram",),
+         paper="edelman2024evolution"),
 )
 
 
