@@ -66,11 +66,6 @@ def sources_at(commit: str) -> dict[str, bytes] | None:
 
 PENDING = {
     "transformer_time": "its paper recipe is still a candidate awaiting a GPU sweep (chapter 12)",
-    "icl_markov": "10 seeds x 4,000 steps, about 35-60 min on two idle cores; resumable from its "
-                  "checkpoint since the ICL trainer saves one (a 3-seed, 1,400-step run at commit "
-                  "cfbfa47 was too short: 1 of 3 seeds reached the bigram stage)",
-    "icl_prior_mix": "the same size as icl_markov, resumable the same way (a 3-seed, 900-step "
-                     "run had no seed at the bigram stage)",
     "icl_prior_half": "the same size as icl_markov, run after it and icl_prior_mix",
     "icl_trigram": "5 seeds x 4,000 steps, about half an hour on two idle cores",
 }
