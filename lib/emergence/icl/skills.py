@@ -10,7 +10,7 @@ Normalised skill strengths put the paper's KL curves on the scale of Part I's ``
 
 with ``KL_s = KL(true || s)`` at the last token and each clipped to [0, 1]. The paper's own
 read-out of the stages is the strategy closest to the model, ``argmin_s KL(s || model)``;
-stage ``s`` is the index of the strategy in :data:`emergence.icl.strategies.NAMES`.
+stage ``s`` is the index of the strategy in ``strategies.NAMES``.
 """
 
 from __future__ import annotations
