@@ -102,6 +102,16 @@ def test_ngram_strategies_match_brute_force_counts():
     assert torch.equal(strategies.ngram(x, 2, 2), strategies.bigram(x, 2))
 
 
+def test_pooled_stay_rule_matches_brute_force_counts():
+    x = chains.sample_chains(chains.doubly_stochastic_matrices(20, 2, gen(14)), 9, gen(15))
+    pooled = strategies.pooled_stay(x, 2)
+    for n in range(20):
+        seq = x[n].tolist()
+        stay = (sum(a == b for a, b in zip(seq, seq[1:], strict=False)) + 1) / 10
+        want = [stay if j == seq[-1] else 1 - stay for j in range(2)]
+        assert np.allclose(pooled[n].numpy(), want)
+
+
 def test_kl_matches_scipy_and_is_zero_on_equal_arguments():
     p, q = torch.tensor([0.2, 0.0, 0.8]), torch.tensor([0.3, 0.3, 0.4])
     assert strategies.kl(p, q).item() == pytest.approx(entropy(p.numpy(), q.numpy()))

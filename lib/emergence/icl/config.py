@@ -19,6 +19,7 @@ import torch
 
 from .. import _validate
 from ..profiles import check_profile
+from . import strategies
 from .model import AttentionOnlyTransformer
 from .train import train
 
@@ -152,10 +153,7 @@ class NGramConfig(ICLConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.order, bool) or not isinstance(self.order, int) \
-                or not 2 <= self.order <= 3:
-            raise ValueError(f"order must be 2 or 3 (bigram or trigram chains), got "
-                             f"{self.order!r}")
+        strategies.names(self.order)  # an order whose Bayes-optimal strategy the book has
         if self.d % (self.order - 1):
             raise ValueError(f"d must be divisible by order - 1 = {self.order - 1} (one head "
                              f"per state back), got {self.d!r}")

@@ -77,6 +77,18 @@ def trigram(x: torch.Tensor, k: int) -> torch.Tensor:
     return ngram(x, k, 3)
 
 
+def pooled_stay(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Add-one frequency of *staying* in the same state, pooled over all transitions of the
+    context, for the next state being the last one; the rest shared equally. For ``k = 2`` this
+    is the Bayes rule of a one-parameter doubly stochastic chain (switching equally likely from
+    both states), the rule chapter 15 finds that prior rewards."""
+    _check_context(x, k)
+    stays = (x[:, 1:] == x[:, :-1]).double().sum(1, keepdim=True)
+    q_stay = (stays + 1) / (x.shape[1] + 1)  # t - 1 transitions, plus two added counts
+    last = torch.nn.functional.one_hot(x[:, -1], k).bool()
+    return torch.where(last, q_stay, (1 - q_stay) / (k - 1))
+
+
 def predict(name: str, x: torch.Tensor, k: int) -> torch.Tensor:
     """The strategy ``name`` (one of ``NAMES``) at the last position of ``x``."""
     if name not in NAMES:
