@@ -11,7 +11,8 @@ Modules, one concept each:
 - :mod:`.minimal`: the two-factor minimal model (positional mixing ``v``, bilinear ``W``);
 - :mod:`.skills`: skill strengths ``R_uni``, ``R_bi`` and the phase read-out;
 - :mod:`.experiments`: the named configs (importing the package registers ``icl_markov``,
-  ``icl_prior_mix``, ``icl_prior_half`` and ``icl_trigram``).
+  ``icl_prior_mix``, ``icl_prior_half``, ``icl_trigram`` and the three-state runs
+  ``icl_k3``, ``icl_k3_prior_half``, ``icl_k3_prior_mix``).
 """
 
 from . import chains, strategies
