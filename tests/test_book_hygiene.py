@@ -43,6 +43,20 @@ def test_notebook_is_stored_clean(path):
             assert cell.get("execution_count") is None, f"{path.name} has execution counts"
 
 
+def book_sources() -> list[Path]:
+    return sorted([*BOOK.glob("*.ipynb"), *BOOK.glob("*.md"), ROOT / "README.md"])
+
+
+@pytest.mark.parametrize("path", book_sources(), ids=lambda p: p.name)
+def test_page_has_no_control_characters(path):
+    """A stray carriage return or other control character (a ``\\r`` in ``$R_{\\rm bi}$`` written
+    from a Python string without escaping it) breaks the line and the formula on the site."""
+    text = path.read_bytes().decode("utf-8")
+    bad = sorted({f"U+{ord(c):04X} in line {text.count(chr(10), 0, i) + 1}"
+                  for i, c in enumerate(text) if ord(c) < 32 and c not in "\n\t"})
+    assert not bad, f"{path.name}: control characters: {bad}"
+
+
 PAGE_WIDTH = 88  # code wider than this scrolls sideways on the site
 
 
