@@ -66,7 +66,6 @@ def sources_at(commit: str) -> dict[str, bytes] | None:
 
 PENDING = {
     "transformer_time": "its paper recipe is still a candidate awaiting a GPU sweep (chapter 12)",
-    "icl_k3_prior_half": "training on the CPU (about an hour)",
 }
 
 
