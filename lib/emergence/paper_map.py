@@ -172,10 +172,13 @@ ITEMS = (
          "and its zero-gradient theorem are its own", paper="edelman2024evolution"),
     Item("Unigram delays bigram", "a prior without unigram signal speeds up the bigram stage",
          "15_induction_heads", "The unigram solution delays the bigram one", "partial",
-         "k = 2 instead of the paper's k = 3 mixtures (fractions 0, 1/2, 1 of doubly "
-         "stochastic chains): clear in the minimal model; the transformer at f = 1/2 points "
-         "the same way, short of two standard errors, and at f = 1 learns a pooled rule",
-         needs=("icl_markov", "icl_prior_half", "icl_prior_mix"),
+         "the book takes the unigram signal out of Dirichlet chains (fractions 0, 1/2, 1 of "
+         "doubly stochastic chains) where the paper adds unigram-only chains to doubly "
+         "stochastic ones; with k = 3, as the paper, the transformer's delay is clear at both "
+         "fractions; with k = 2 it is short of two standard errors at f = 1/2, and f = 1 "
+         "rewards a pooled rule",
+         needs=("icl_markov", "icl_prior_half", "icl_prior_mix", "icl_k3", "icl_k3_prior_half",
+                "icl_k3_prior_mix"),
          paper="edelman2024evolution"),
     Item("n-grams", "a stage per order: uniform, unigram, bigram, trigram", "15_induction_heads",
          "More memory: a stage for every order", "partial",

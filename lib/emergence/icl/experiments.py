@@ -62,8 +62,9 @@ def _three_states(name: str, fraction: float, profile: str) -> ICLConfig:
     matrix has one free parameter, and a rule that pools the stay/switch counts of both states
     beats the bigram rule on such chains; with k = 3 it keeps four, and the per-state counts
     stay the natural rule. Paper: 10 seeds x 4,000 steps, as the k = 2 runs (a 2-seed pilot
-    at fractions 0 and 1 reached the bigram stage within 1,500 steps); all three runs start
-    from the same initial weights. Quick: as the k = 2 quick runs but 500 steps (at 300 no
+    at fractions 0 and 1 reached the bigram stage within 1,500 steps; the stored runs took
+    about 65 minutes each, three at once on two cores); all three runs start from the same
+    initial weights. Quick: as the k = 2 quick runs but 500 steps (at 300 no
     seed reached the bigram stage)."""
     if check_profile(profile) == "paper":
         return ICLConfig(name=name, profile="paper", k=3, n_steps=4000, n_seeds=10,
