@@ -22,69 +22,56 @@ _QUICK = dict(profile="quick", length=32, batch_size=32, lr=3e-3, record_every=2
               n_test=256, n_seeds=2)
 
 
-def markov_config(profile: str) -> ICLConfig:
-    """``icl_markov``. Paper: the paper's 10 seeds x 4,000 steps (256,000 sequences per
-    seed), measured every 25 steps on 256 test chains; a training step of all 10 seeds measured
-    0.45 s on two idle cores (evaluation extra), so about 35 to 60 minutes. A first run of 3
-    seeds x 1,400 steps was too short (one seed of three reached the bigram stage; the released
-    code trains 2,000 steps): 4,000 leaves room for the slow seeds. Quick: T = 32, lr 3e-3,
-    batch 32, 400 steps, 2 seeds."""
+def _prior_run(name: str, fraction: float, quick_steps: int, profile: str,
+               k: int = 2) -> ICLConfig:
+    """One run of the prior experiment: ``k`` states, a ``fraction`` of every batch from the
+    doubly stochastic prior. Every run has the same sizes and seed (so the same initial weights
+    for a given ``k``). Paper: the paper's 10 seeds x 4,000 steps (256,000 sequences per seed;
+    the released code trains 2,000, and a first 1,400-step run left two seeds of three on the
+    unigram plateau), measured every 25 steps on 256 test chains; runs of equal length censor
+    the bigram times alike. Quick: T = 32, lr 3e-3, batch 32, ``quick_steps`` steps, 2 seeds."""
     if check_profile(profile) == "paper":
-        return ICLConfig(name="icl_markov", profile="paper", n_steps=4000, n_seeds=10,
-                         n_test=256)
-    return ICLConfig(name="icl_markov", n_steps=400, **_QUICK)
+        return ICLConfig(name=name, profile="paper", k=k, n_steps=4000, n_seeds=10,
+                         n_test=256, unigram_free=(fraction,))
+    return ICLConfig(name=name, k=k, n_steps=quick_steps, unigram_free=(fraction,), **_QUICK)
+
+
+def markov_config(profile: str) -> ICLConfig:
+    """``icl_markov``: the paper's task, every chain Dirichlet(1). A training step of all 10
+    seeds measured 0.45 s on two idle cores (evaluation extra), so about 35 to 60 minutes at
+    paper size; 400 quick steps."""
+    return _prior_run("icl_markov", 0.0, 400, profile)
 
 
 def prior_mix_config(profile: str) -> ICLConfig:
-    """``icl_prior_mix``. Paper: every chain from the doubly stochastic prior (fraction 1),
-    the same 10 seeds x 4,000 steps as ``icl_markov`` (runs of different lengths would censor
-    the bigram times differently), 256 test chains (the mixtures are run on the minimal model,
-    which costs a thousandth as much). Quick: T = 32, lr 3e-3, batch 32, 300 steps, 2 seeds."""
-    if check_profile(profile) == "paper":
-        return ICLConfig(name="icl_prior_mix", profile="paper", n_steps=4000, n_seeds=10,
-                         n_test=256, unigram_free=(1.0,))
-    return ICLConfig(name="icl_prior_mix", n_steps=300, unigram_free=(1.0,), **_QUICK)
+    """``icl_prior_mix``: every chain from the doubly stochastic prior (fraction 1)."""
+    return _prior_run("icl_prior_mix", 1.0, 300, profile)
 
 
 def prior_half_config(profile: str) -> ICLConfig:
-    """``icl_prior_half``: half of every batch from the doubly stochastic prior (fraction 1/2),
-    the paper's mixture experiment between ``icl_markov`` and ``icl_prior_mix``, at the same
-    sizes as both (and the same initial weights, since all three share ``seed``)."""
-    if check_profile(profile) == "paper":
-        return ICLConfig(name="icl_prior_half", profile="paper", n_steps=4000, n_seeds=10,
-                         n_test=256, unigram_free=(0.5,))
-    return ICLConfig(name="icl_prior_half", n_steps=300, unigram_free=(0.5,), **_QUICK)
+    """``icl_prior_half``: half of every batch from the doubly stochastic prior."""
+    return _prior_run("icl_prior_half", 0.5, 300, profile)
 
 
-def _three_states(name: str, fraction: float, profile: str) -> ICLConfig:
-    """The prior experiment with k = 3 states, as the paper runs its mixtures: all chains
-    Dirichlet(1) (fraction 0), half or all doubly stochastic. With k = 2 a doubly stochastic
-    matrix has one free parameter, and a rule that pools the stay/switch counts of both states
-    beats the bigram rule on such chains; with k = 3 it keeps four, and the per-state counts
-    stay the natural rule. Paper: 10 seeds x 4,000 steps, as the k = 2 runs (a 2-seed pilot
-    at fractions 0 and 1 reached the bigram stage within 1,500 steps; the stored runs took
-    about 65 minutes each, three at once on two cores); all three runs start from the same
-    initial weights. Quick: as the k = 2 quick runs but 500 steps (at 300 no
-    seed reached the bigram stage)."""
-    if check_profile(profile) == "paper":
-        return ICLConfig(name=name, profile="paper", k=3, n_steps=4000, n_seeds=10,
-                         n_test=256, unigram_free=(fraction,))
-    return ICLConfig(name=name, k=3, n_steps=500, unigram_free=(fraction,), **_QUICK)
-
+# The prior experiment again with k = 3 states, as the paper runs its mixtures. With k = 2 a
+# doubly stochastic matrix has one free parameter, and a rule pooling the stay/switch counts of
+# both states beats the bigram rule on such chains; with k = 3 it keeps four. A 2-seed pilot
+# at fractions 0 and 1 reached the bigram stage within 1,500 steps; the stored runs took about
+# 65 minutes each, three at once on two cores. Quick: 500 steps (at 300 no seed got there).
 
 def three_states_config(profile: str) -> ICLConfig:
     """``icl_k3``: ICL-MC with k = 3 states, every chain from the Dirichlet(1) prior."""
-    return _three_states("icl_k3", 0.0, profile)
+    return _prior_run("icl_k3", 0.0, 500, profile, k=3)
 
 
 def three_states_half_config(profile: str) -> ICLConfig:
     """``icl_k3_prior_half``: k = 3, half of every batch doubly stochastic."""
-    return _three_states("icl_k3_prior_half", 0.5, profile)
+    return _prior_run("icl_k3_prior_half", 0.5, 500, profile, k=3)
 
 
 def three_states_mix_config(profile: str) -> ICLConfig:
     """``icl_k3_prior_mix``: k = 3, every chain doubly stochastic."""
-    return _three_states("icl_k3_prior_mix", 1.0, profile)
+    return _prior_run("icl_k3_prior_mix", 1.0, 500, profile, k=3)
 
 
 def trigram_config(profile: str) -> NGramConfig:
