@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -81,17 +82,32 @@ def test_data_members_are_padded_to_the_largest_batch():
 @pytest.mark.parametrize("kind, weight_decay", [("sgd", 0.0), ("sgd", 0.01), ("adam", 0.0),
                                                 ("adam", 0.01)])
 def test_updates_equal_the_torch_optimizers(kind, weight_decay):
+    """Three updates of both engines against the torch optimiser run in float64.
+
+    Adam divides each gradient entry by its own root mean square, so an entry at the level of
+    float32 rounding (here gradients of 6e-8 next to entries of 0.16) is turned into a step
+    of the full learning rate, and whichever way it was rounded decides that step: the torch
+    path in float32 itself then misses the float64 weights by up to 3e-5. So both float32
+    engines are measured against float64, and the CPU engine must be within ``TOLERANCE`` or
+    within twice the torch path's own error, whichever is larger.
+    """
     cfg, reference, fast = both_engines("mlp_params", optimizer=kind, weight_decay=weight_decay)
     model = reference.engine.model
-    optimizer = MemberOptimizer(model.parameters(), kind, weight_decay)
+    exact = copy.deepcopy(model).double()
+    optimizers = [(MemberOptimizer(m.parameters(), kind, weight_decay), m, dtype)
+                  for m, dtype in ((model, torch.float32), (exact, torch.float64))]
     rates = np.linspace(0.01, 0.03, model.n_members)
     for step in range(3):
         fast.engine.step(step, rates)
-        torch_step(model, *torch_batch(fast.engine, cfg))
-        optimizer.step(torch.as_tensor(rates, dtype=torch.float32))
+        batch = torch_batch(fast.engine, cfg)
+        for optimizer, member_model, dtype in optimizers:
+            torch_step(member_model, *(t.to(dtype) for t in batch))
+            optimizer.step(torch.as_tensor(rates, dtype=dtype))
     weights = fast.engine.member_parameters()
     for param in ("w1", "b1", "w2", "b2"):
-        assert relative_error(getattr(model, param).detach().numpy(), weights[param]) <= 1e-5
+        truth = getattr(exact, param).detach().numpy()
+        torch_error = relative_error(truth, getattr(model, param).detach().numpy())
+        assert relative_error(truth, weights[param]) <= max(TOLERANCE, 2 * torch_error), param
 
 
 @pytest.mark.parametrize("name", ["mlp_time", "mlp_params"])

@@ -118,7 +118,9 @@ class Parameters:
             w2 = model.w2.detach().cpu().numpy()[:, :, 0]
             b2 = model.b2.detach().cpu().numpy()[:, 0, 0]
         if layout.kind == "wide":
-            self.arrays = {"w1": w1.copy(), "b1": b1.copy(), "w2": w2.copy(), "b2": b2.copy()}
+            pad = ((0, 0), (0, -width % rowsum.BLOCK))
+            self.arrays = {"w1": np.pad(w1, ((0, 0), *pad)), "b1": np.pad(b1, pad),
+                           "w2": np.pad(w2, pad), "b2": b2.copy()}
         else:
             units = int(layout.slot_width.max())
             if np.any(w1[:, :, units:]) or np.any(w2[:, units:]):
@@ -154,6 +156,7 @@ class Parameters:
             member = self.layout.gather(array.transpose(moved))
         if name == "b2":
             return member.reshape(n, 1, 1)
+        member = member[..., :self.width]
         pad = self.width - member.shape[-1]
         member = np.concatenate([member, np.zeros((*member.shape[:-1], pad), member.dtype)], -1)
         return {"w1": member, "b1": member[:, None, :], "w2": member[:, :, None]}[name]
@@ -338,25 +341,37 @@ class RowSumEnsemble:
 
     def _allocate(self) -> None:
         """Every buffer a step needs, allocated once (fresh pages each step cost more than
-        the kernels). Tables are ``(A, 8, 16, U)`` with the unit axis flattened."""
+        the kernels). Tables are ``(A, blocks, 8, 16, block width)``: blocks of ``BLOCK``
+        units in the wide layout (its width is padded to whole blocks), one block of all
+        units in the lanes layout."""
         w1 = self.params.flat("w1")
         n_slots, n_units = w1.shape[0], w1.shape[2]
-        self.table = np.zeros((n_slots, rowsum.GROUPS, rowsum.TABLE, n_units), np.float32)
-        self.control = np.zeros((n_slots, self.n_skills, n_units), np.float32)
+        wide = self.layout.kind == "wide"
+        width = rowsum.BLOCK if wide else n_units
+        n_blocks = n_units // width
+        self.table = np.zeros((n_slots, n_blocks, rowsum.GROUPS, rowsum.TABLE, width),
+                              np.float32)
+        self.control = np.zeros((n_slots, n_blocks, self.n_skills, width), np.float32)
         self.table_grad = np.zeros_like(self.table)
         self.control_grad = np.zeros_like(self.control)
         self.grads = {name: np.zeros_like(self.params[name]) for name in Parameters.NAMES}
         batch = self.data.x.shape[1]
         self.y = np.zeros((n_slots, batch, self.layout.n_lanes), np.float32)
         self.slot_loss = np.zeros((n_slots, self.layout.n_lanes), np.float32)
-        if self.layout.kind == "wide":
-            n_blocks = -(-n_units // rowsum.BLOCK)
-            self.partial = np.zeros((n_slots, n_blocks, max(batch, EVAL_CHUNK)), np.float32)
+        if wide:
+            shape = (n_slots, n_blocks, max(batch, EVAL_CHUNK))
+            self.partial = np.zeros(shape, np.float32)
+            self.active = np.zeros(shape, np.uint64)
             self.delta = np.zeros((n_slots, batch), np.float32)
 
     def _build_tables(self) -> None:
         rowsum.build_tables(self.params.flat("w1"), self.params.flat("b1")[:, 0],
                             self.n_skills, self.table, self.control)
+
+    @staticmethod
+    def _lanes_tables(table: np.ndarray, control: np.ndarray) -> tuple:
+        """The lanes layout's single block of tables, without the block axis."""
+        return table[:, 0], control[:, 0]
 
     def compute_gradients(self, step: int) -> np.ndarray:
         """Draw the step's batch, fill ``self.grads``; returns the members' losses ``(M,)``."""
@@ -365,21 +380,23 @@ class RowSumEnsemble:
         rowsum.targets(data.x, data.k, data.stream, self.masks, self.scale, self.y)
         self._build_tables()
         p, g = self.params, self.grads
+        gw1, gb1 = p.flat("w1", g["w1"]), p.flat("b1", g["b1"])[:, 0]
         if self.layout.kind == "wide":
             rowsum.wide_forward(self.table, self.control, p["w2"], data.x, data.k, data.stream,
-                                data.size, self.partial)
+                                data.size, self.partial, self.active)
             rowsum.wide_residual(self.partial, p["b2"], self.y, data.size, self.delta,
                                  self.slot_loss[:, 0], g["b2"])
-            rowsum.wide_backward(self.table, self.control, p["w2"], data.x, data.k,
-                                 data.stream, data.size, self.delta, self.table_grad,
-                                 self.control_grad, g["w2"])
+            rowsum.wide_backward(data.x, data.k, data.stream, data.size, self.delta,
+                                 self.active, self.table_grad, self.control_grad)
+            rowsum.fold_gradients(self.table_grad, self.control_grad, self.n_skills, gw1, gb1)
+            rowsum.wide_weight_gradients(p["w1"], p["b1"], p["w2"], gw1, gb1, g["w2"])
         else:
-            rowsum.lanes_step(self.table, self.control, p.flat("w2")[:, 0], p["b2"],
-                              self.layout.slot_width, data.x, data.k, self.y,
-                              data.x.shape[1], self.table_grad, self.control_grad,
+            rowsum.lanes_step(*self._lanes_tables(self.table, self.control), p.flat("w2")[:, 0],
+                              p["b2"], self.layout.slot_width, data.x, data.k, self.y,
+                              data.x.shape[1],
+                              *self._lanes_tables(self.table_grad, self.control_grad),
                               p.flat("w2", g["w2"])[:, 0], g["b2"], self.slot_loss)
-        rowsum.fold_gradients(self.table_grad, self.control_grad, self.n_skills,
-                              p.flat("w1", g["w1"]), p.flat("b1", g["b1"])[:, 0])
+            rowsum.fold_gradients(self.table_grad, self.control_grad, self.n_skills, gw1, gb1)
         return self.layout.gather(self.slot_loss)
 
     def step(self, step: int, lr: np.ndarray) -> np.ndarray:
@@ -403,13 +420,13 @@ class RowSumEnsemble:
                 streams = np.zeros(self.layout.n_slots, np.int64)
                 sizes = np.full(self.layout.n_slots, n, np.int64)
                 rowsum.wide_forward(self.table, self.control, p["w2"], x, k, streams, sizes,
-                                    self.partial)
+                                    self.partial, self.active)
                 rowsum.wide_scores(self.partial, p["b2"], x, k, self.masks, self.scale, n,
                                    sums)
             else:
-                rowsum.lanes_scores(self.table, self.control, p.flat("w2")[:, 0], p["b2"],
-                                    self.layout.slot_width, x, k, n, self.masks, self.scale,
-                                    sums)
+                rowsum.lanes_scores(*self._lanes_tables(self.table, self.control),
+                                    p.flat("w2")[:, 0], p["b2"], self.layout.slot_width, x, k,
+                                    n, self.masks, self.scale, sums)
         sums = self.layout.gather(sums) / (n_total // self.n_skills)
         scale = self.layout.gather(self.scale)[:, None]
         return sums[..., 0] / scale, 0.5 * sums[..., 1]

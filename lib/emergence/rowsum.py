@@ -60,7 +60,7 @@ TABLE = 1 << GROUP_BITS         # rows per group table
 GROUPS = 8                      # groups: up to GROUPS * GROUP_BITS = 32 skill bits
 MAX_BITS = GROUPS * GROUP_BITS
 LANES = 16                      # seeds per group in the lanes layout (two AVX2 registers)
-BLOCK = 256                     # hidden units per job in the wide layout
+BLOCK = 64                      # hidden units per job in the wide layout (one uint64 mask)
 
 _F0 = np.float32(0.0)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -160,67 +160,229 @@ def _zigzag(j, n):
 
 @njit(parallel=True, fastmath=True, cache=True)
 def build_tables(w1, b1, n_skills, table, control):
-    """Layer-1 tables from ``w1`` (A, d, U) and ``b1`` (A, U).
+    """Layer-1 tables from ``w1`` (A, d, U) and ``b1`` (A, U), cut into unit blocks.
 
-    ``control[a, k] = b1 + w1[k]`` (A, n_s, U); ``table[a, g, v]`` (A, 8, 16, U) is the sum of
-    the rows of the bits set in ``v`` within group ``g``. Bits past the input are never set in
-    a sample, so the rows they would add are left out (their entries repeat the row without).
+    ``table`` is (A, n_blocks, 8, 16, width) and ``control`` (A, n_blocks, n_s, width), with
+    ``U = n_blocks * width``: ``control[a, q, k] = b1 + w1[k]`` and ``table[a, q, g, v]`` is the
+    sum of the rows of the bits set in ``v`` within group ``g``, both over the units of block
+    ``q``. Blocks make each job's tables one contiguous array. Bits past the input are never
+    set in a sample, so the rows they would add are left out (their entries repeat the row
+    without).
     """
-    n_slots, n_inputs, n_units = w1.shape
-    n_groups = table.shape[1]
-    for a in prange(n_slots):
+    n_slots, n_inputs, _ = w1.shape
+    n_blocks, n_groups, _, width = table.shape[1:]
+    for j in prange(n_slots * n_blocks):
+        a, q = j // n_blocks, j % n_blocks
+        tab, ctl = table[a, q], control[a, q]
+        lo = q * width
         for kk in range(n_skills):
-            for u in range(n_units):
-                control[a, kk, u] = b1[a, u] + w1[a, kk, u]
+            for u in range(width):
+                ctl[kk, u] = b1[a, lo + u] + w1[a, kk, lo + u]
         for g in range(n_groups):
-            for u in range(n_units):
-                table[a, g, 0, u] = _F0
+            for u in range(width):
+                tab[g, 0, u] = _F0
             for v in range(1, TABLE):
                 low = v & -v
-                j = 0
-                while (1 << j) != low:
-                    j += 1
-                row = n_skills + GROUP_BITS * g + j
+                bit = 0
+                while (1 << bit) != low:
+                    bit += 1
+                row = n_skills + GROUP_BITS * g + bit
                 rest = v & (v - 1)
                 if row < n_inputs:
-                    for u in range(n_units):
-                        table[a, g, v, u] = table[a, g, rest, u] + w1[a, row, u]
+                    for u in range(width):
+                        tab[g, v, u] = tab[g, rest, u] + w1[a, row, lo + u]
                 else:
-                    for u in range(n_units):
-                        table[a, g, v, u] = table[a, g, rest, u]
+                    for u in range(width):
+                        tab[g, v, u] = tab[g, rest, u]
 
 
 @njit(parallel=True, fastmath=True, cache=True)
 def fold_gradients(table_grad, control_grad, n_skills, gw1, gb1):
-    """Weight gradients from the gradient tables (the transpose of :func:`build_tables`)."""
-    n_slots, n_inputs, n_units = gw1.shape
-    n_groups = table_grad.shape[1]
-    for a in prange(n_slots):
-        for u in range(n_units):
-            gb1[a, u] = _F0
+    """Layer-1 gradients from the gradient tables (the transpose of :func:`build_tables`).
+
+    Whatever the kernels scattered per sample into a control row and its 8 group rows
+    (``dh``, or ``e`` in the wide layout), folding gives its sum against every input:
+    ``gw1[i] = sum_b dh[b] x[b, i]`` and ``gb1 = sum_b dh[b]``.
+    """
+    n_slots, n_inputs, _ = gw1.shape
+    n_blocks, n_groups, _, width = table_grad.shape[1:]
+    for j in prange(n_slots * n_blocks):
+        a, q = j // n_blocks, j % n_blocks
+        tg, cg, lo, hi = table_grad[a, q], control_grad[a, q], q * width, (q + 1) * width
+        bias = gb1[a, lo:hi]
+        bias[:] = _F0
         for kk in range(n_skills):
-            for u in range(n_units):
-                gw1[a, kk, u] = control_grad[a, kk, u]
-                gb1[a, u] += control_grad[a, kk, u]
+            out, part = gw1[a, kk, lo:hi], cg[kk]
+            for u in range(width):
+                out[u] = part[u]
+                bias[u] += part[u]
         for g in range(n_groups):
-            for j in range(GROUP_BITS):
-                row = n_skills + GROUP_BITS * g + j
+            for bit in range(GROUP_BITS):
+                row = n_skills + GROUP_BITS * g + bit
                 if row >= n_inputs:
                     break
-                for u in range(n_units):
-                    gw1[a, row, u] = _F0
+                out = gw1[a, row, lo:hi]
+                out[:] = _F0
                 for v in range(TABLE):
-                    if (v >> j) & 1:
-                        for u in range(n_units):
-                            gw1[a, row, u] += table_grad[a, g, v, u]
+                    if (v >> bit) & 1:
+                        part = tg[g, v]
+                        for u in range(width):
+                            out[u] += part[u]
 
 
-# --- one sample's rows ---------------------------------------------------------------------------
+# --- the wide layout: lanes over hidden units ----------------------------------------------------
 
 @njit(inline="always")
 def _nibble(xb, g):
     """The value (0..15) of group ``g``'s four bits in the packed input ``xb``."""
     return np.int64((xb >> np.uint64(GROUP_BITS * g)) & np.uint64(TABLE - 1))
+
+
+@njit(inline="always")
+def _nibbles(xb):
+    """The values (0..15) of the 8 groups of four bits of the packed input ``xb``."""
+    return (_nibble(xb, 0), _nibble(xb, 1), _nibble(xb, 2), _nibble(xb, 3),
+            _nibble(xb, 4), _nibble(xb, 5), _nibble(xb, 6), _nibble(xb, 7))
+
+
+@njit(inline="always")
+def _block_job(j, n_slots, n_blocks):
+    """Job ``j`` of the wide kernels (in zigzag order): its member and block."""
+    job = _zigzag(j, n_slots * n_blocks)
+    return job // n_blocks, job % n_blocks
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def wide_forward(table, control, w2, x, k, stream, size, partial, active):
+    """Each block's share ``partial[a, q, b]`` of member a's output on sample b, and the
+    block's ReLU pattern on that sample, one bit per unit: ``active[a, q, b]``.
+
+    Every block is ``BLOCK`` units wide (the engine pads the width with units that stay 0), so
+    the unit loops have a fixed length and vectorise; the block's tables (32 KB) stay in L1.
+    """
+    n_slots, n_blocks = table.shape[:2]
+    for j in prange(n_slots * n_blocks):
+        a, q = _block_job(j, n_slots, n_blocks)
+        s = stream[a]
+        tab, ctl, w = table[a, q], control[a, q], w2[a, q * BLOCK:(q + 1) * BLOCK]
+        h = np.empty(BLOCK, np.float32)
+        for b in range(size[a]):
+            kb = k[s, b]
+            v0, v1, v2, v3, v4, v5, v6, v7 = _nibbles(x[s, b])
+            acc = _F0
+            for u in range(BLOCK):
+                hu = (ctl[kb, u] + tab[0, v0, u] + tab[1, v1, u] + tab[2, v2, u]
+                      + tab[3, v3, u] + tab[4, v4, u] + tab[5, v5, u] + tab[6, v6, u]
+                      + tab[7, v7, u])
+                h[u] = hu
+                acc += max(hu, _F0) * w[u]
+            bits = np.uint64(0)
+            for u in range(BLOCK):
+                if h[u] > _F0:
+                    bits |= np.uint64(1) << np.uint64(u)
+            partial[a, q, b] = acc
+            active[a, q, b] = bits
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def wide_residual(partial, b2, y, size, delta, loss, gb2):
+    """Outputs, the per-member mean-squared error and ``delta = dLoss/dOutput``."""
+    n_slots, n_blocks, _ = partial.shape
+    for j in prange(n_slots):
+        a = _zigzag(j, n_slots)
+        weight = np.float32(1.0) / np.float32(size[a])
+        total, grad = np.float32(0.0), np.float32(0.0)
+        for b in range(size[a]):
+            out = b2[a]
+            for blk in range(n_blocks):
+                out += partial[a, blk, b]
+            err = out - y[a, b, 0]
+            total += err * err
+            delta[a, b] = np.float32(2.0) * err * weight
+            grad += delta[a, b]
+        loss[a] = total * weight
+        gb2[a] = grad
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def wide_backward(x, k, stream, size, delta, active, table_grad, control_grad):
+    """Gradient tables from ``delta`` and the ReLU patterns of :func:`wide_forward`.
+
+    Sample b adds ``e = delta_b * [h > 0]`` into its control row and its 8 group rows; a
+    sample with no active unit in the block is skipped. No pre-activation is recomputed
+    (:func:`wide_weight_gradients` says why none is needed).
+    """
+    n_slots, n_blocks = table_grad.shape[:2]
+    for j in prange(n_slots * n_blocks):
+        a, q = _block_job(j, n_slots, n_blocks)
+        s = stream[a]
+        tg, cg = table_grad[a, q], control_grad[a, q]
+        tg[...] = _F0
+        cg[...] = _F0
+        e = np.empty(BLOCK, np.float32)
+        for b in range(size[a]):
+            bits = active[a, q, b]
+            if bits == np.uint64(0):
+                continue
+            xb, kb, d = x[s, b], k[s, b], delta[a, b]
+            for u in range(BLOCK):
+                e[u] = d if (bits >> np.uint64(u)) & np.uint64(1) else _F0
+            for u in range(BLOCK):
+                cg[kb, u] += e[u]
+            for g in range(GROUPS):
+                v = _nibble(xb, g)
+                for u in range(BLOCK):
+                    tg[g, v, u] += e[u]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def wide_weight_gradients(w1, b1, w2, gw1, gb1, gw2):
+    """Turn the folded sums of ``e`` into the gradients of ``w1``, ``b1`` and ``w2``.
+
+    :func:`wide_backward` scatters ``e = delta * [h > 0]`` without the factor ``w2``, so
+    :func:`fold_gradients` leaves ``E[i] = sum_b e[b] x[b, i]`` in ``gw1`` and
+    ``E_b = sum_b e[b]`` in ``gb1``. Then ``gw1 = w2 * E``, ``gb1 = w2 * E_b``, and, because
+    ``h = b1 + sum_i x_i w1[i]``,
+
+        gw2 = sum_b delta_b relu(h[b]) = sum_b e[b] h[b] = b1 E_b + sum_i w1[i] E[i],
+
+    so no pre-activation has to be kept or recomputed for ``w2``'s gradient. The sums of
+    products are accumulated in float64. Shapes: ``w1`` (A, d, U), the others (A, U).
+    """
+    n_slots, n_inputs, n_units = w1.shape
+    for a in prange(n_slots):
+        total = np.empty(n_units, np.float64)
+        for u in range(n_units):
+            total[u] = np.float64(b1[a, u]) * np.float64(gb1[a, u])
+        for i in range(n_inputs):
+            for u in range(n_units):
+                total[u] += np.float64(w1[a, i, u]) * np.float64(gw1[a, i, u])
+        for u in range(n_units):
+            gw2[a, u] = np.float32(total[u])
+            gb1[a, u] *= w2[a, u]
+        for i in range(n_inputs):
+            for u in range(n_units):
+                gw1[a, i, u] *= w2[a, u]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def wide_scores(partial, b2, x, k, masks, scale, n_done, sums):
+    """Add one chunk of evaluation outputs into ``sums[a, 0, skill, :]``.
+
+    The evaluation set is shared by all members (stream 0); ``sums[..., 0]`` collects
+    ``f * sign`` and ``sums[..., 1]`` collects ``(scale * sign - f)**2``.
+    """
+    n_slots, n_blocks, _ = partial.shape
+    for a in prange(n_slots):
+        for b in range(n_done):
+            out = b2[a]
+            for blk in range(n_blocks):
+                out += partial[a, blk, b]
+            kb = k[0, b]
+            sign = np.float32(1 - 2 * _parity(x[0, b] & masks[a, 0, kb]))
+            err = scale[a, 0] * sign - out
+            sums[a, 0, kb, 0] += out * sign
+            sums[a, 0, kb, 1] += err * err
 
 
 @njit(inline="always")
@@ -253,102 +415,6 @@ def _scatter(dh, cg, q, n):
         row = q[g]
         for u in range(n):
             row[u] += dh[u]
-
-
-# --- the wide layout: lanes over hidden units ----------------------------------------------------
-
-@njit(inline="always")
-def _block_job(j, n_slots, n_blocks, n_units):
-    """Job ``j`` of the wide kernels (in zigzag order): its member, block and unit range."""
-    job = _zigzag(j, n_slots * n_blocks)
-    blk = job % n_blocks
-    lo = blk * BLOCK
-    return job // n_blocks, blk, lo, min(lo + BLOCK, n_units)
-
-
-@njit(parallel=True, fastmath=True, cache=True)
-def wide_forward(table, control, w2, x, k, stream, size, partial):
-    """``partial[a, block, b]``: each block of units' share of member a's output on sample b."""
-    n_slots, _, _, n_units = table.shape
-    n_blocks = (n_units + BLOCK - 1) // BLOCK
-    for j in prange(n_slots * n_blocks):
-        a, blk, lo, hi = _block_job(j, n_slots, n_blocks, n_units)
-        s = stream[a]
-        w = w2[a, lo:hi]
-        for b in range(size[a]):
-            xb = x[s, b]
-            c = control[a, k[s, b], lo:hi]
-            t = _rows(table, a, xb, lo, hi)
-            acc = _F0
-            for u in range(hi - lo):
-                acc += max(_preactivation(c, t, u), _F0) * w[u]
-            partial[a, blk, b] = acc
-
-
-@njit(parallel=True, fastmath=True, cache=True)
-def wide_residual(partial, b2, y, size, delta, loss, gb2):
-    """Outputs, the per-member mean-squared error and ``delta = dLoss/dOutput``."""
-    n_slots, n_blocks, _ = partial.shape
-    for j in prange(n_slots):
-        a = _zigzag(j, n_slots)
-        weight = np.float32(1.0) / np.float32(size[a])
-        total, grad = np.float32(0.0), np.float32(0.0)
-        for b in range(size[a]):
-            out = b2[a]
-            for blk in range(n_blocks):
-                out += partial[a, blk, b]
-            err = out - y[a, b, 0]
-            total += err * err
-            delta[a, b] = np.float32(2.0) * err * weight
-            grad += delta[a, b]
-        loss[a] = total * weight
-        gb2[a] = grad
-
-
-@njit(parallel=True, fastmath=True, cache=True)
-def wide_backward(table, control, w2, x, k, stream, size, delta, table_grad, control_grad, gw2):
-    """Gradient tables and ``gw2`` from ``delta``; pre-activations are recomputed per block."""
-    n_slots, _, _, n_units = table.shape
-    n_blocks = (n_units + BLOCK - 1) // BLOCK
-    for j in prange(n_slots * n_blocks):
-        a, blk, lo, hi = _block_job(j, n_slots, n_blocks, n_units)
-        n = hi - lo
-        s = stream[a]
-        w = w2[a, lo:hi]
-        dh = np.empty(BLOCK, np.float32)
-        g2 = np.zeros(BLOCK, np.float32)
-        table_grad[a, :, :, lo:hi] = _F0
-        control_grad[a, :, lo:hi] = _F0
-        for b in range(size[a]):
-            xb, kb, d = x[s, b], k[s, b], delta[a, b]
-            c = control[a, kb, lo:hi]
-            t = _rows(table, a, xb, lo, hi)
-            for u in range(n):
-                h = _preactivation(c, t, u)
-                g2[u] += d * max(h, _F0)
-                dh[u] = d * w[u] if h > _F0 else _F0
-            _scatter(dh, control_grad[a, kb, lo:hi], _rows(table_grad, a, xb, lo, hi), n)
-        gw2[a, lo:hi] = g2[:n]
-
-
-@njit(parallel=True, fastmath=True, cache=True)
-def wide_scores(partial, b2, x, k, masks, scale, n_done, sums):
-    """Add one chunk of evaluation outputs into ``sums[a, 0, skill, :]``.
-
-    The evaluation set is shared by all members (stream 0); ``sums[..., 0]`` collects
-    ``f * sign`` and ``sums[..., 1]`` collects ``(scale * sign - f)**2``.
-    """
-    n_slots, n_blocks, _ = partial.shape
-    for a in prange(n_slots):
-        for b in range(n_done):
-            out = b2[a]
-            for blk in range(n_blocks):
-                out += partial[a, blk, b]
-            kb = k[0, b]
-            sign = np.float32(1 - 2 * _parity(x[0, b] & masks[a, 0, kb]))
-            err = scale[a, 0] * sign - out
-            sums[a, 0, kb, 0] += out * sign
-            sums[a, 0, kb, 1] += err * err
 
 
 # --- the lanes layout: vector lanes over seeds ----------------------------------------------------
