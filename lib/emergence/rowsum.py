@@ -134,15 +134,18 @@ def shuffle(seed, row, epoch, order, n):
 
 @njit(parallel=True, cache=True)
 def targets(x, k, stream, masks, scale, y):
-    """``y[a, b, c] = scale[a, c] * (-1)^parity(x[stream[a], b] & masks[a, c, k])``."""
+    """``y[a, b, c] = scale[a, c] * (-1)^parity(x[stream[a], b] & masks[a, k, c])``.
+
+    ``masks`` is (A, n_s, lanes), lanes last, so that the loop over a slot's lanes reads
+    consecutive words and vectorises.
+    """
     n_slots, batch, n_lanes = y.shape
     for a in prange(n_slots):
         s = stream[a]
         for b in range(batch):
-            xb, kb = x[s, b], k[s, b]
+            xb, mask = x[s, b], masks[a, k[s, b]]
             for c in range(n_lanes):
-                sign = 1 - 2 * _parity(xb & masks[a, c, kb])
-                y[a, b, c] = scale[a, c] * sign
+                y[a, b, c] = scale[a, c] * np.float32(1 - 2 * _parity(xb & mask[c]))
 
 
 @njit(inline="always")
