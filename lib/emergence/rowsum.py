@@ -18,22 +18,29 @@ additions per group). With the control row and the bias folded into ``Tc[k] = b1
 a sample's pre-activation is ``Tc[skill] + T[0, v_0] + ... + T[G-1, v_{G-1}]``: 9 vector
 additions for the paper's 32 bits instead of a 37-long dot product per unit.
 
-The backward pass runs the same tables in reverse. The gradient of the loss with respect to
-``h`` (``dh = delta * w2 * [h > 0]``) is added into a gradient table ``dT[g, v]`` and
-``dTc[skill]``; once per step the tables are folded into the weight gradients:
+The backward pass runs the same tables in reverse. The error signal of a unit
+(``e = delta * [h > 0]``, with ``delta`` the output residual) is added into a gradient table
+``dT[g, v]`` and ``dTc[skill]``; once per step the tables are folded into the weight gradients:
 ``dW1[n_s + 4g + j] = sum of dT[g, v] over the v with bit j set``, ``dW1[k] = dTc[k]`` and
-``db1 = sum_k dTc[k]``. This is the exact gradient of the summed mean-squared errors, in a
-different order of additions.
+``db1 = sum_k dTc[k]``, each finally multiplied by ``w2``. The same folded sums give ``w2``'s
+gradient without ever keeping ``h``: ``sum over samples of e * h = b1 * sum_k dTc[k] + sum_i
+W1[i] * dW1[i]`` (before the multiplication by ``w2``), because ``h`` is itself a sum of rows.
+(The lanes layout below, whose units fit in registers, instead scatters ``dh = e * w2`` and
+adds ``e * h`` into ``w2``'s gradient as it goes.) This is the exact gradient of the summed
+mean-squared errors, in a different order of additions.
 
 **Two layouts.** The members of an experiment are held in one of two layouts, chosen by
 :mod:`emergence.cpu_ensemble`:
 
 - *wide* (time and data experiments, width 100 to 1000, every member its own data): vector
   lanes run over a member's hidden units. Work is cut into jobs of one member and a block of
-  ``BLOCK`` units, whose tables (``8 x 16 x BLOCK`` floats, 128 KB) stay in the L2
-  cache while the whole batch streams past. A forward pass writes each block's share of
-  the output; after the residual, a backward pass recomputes the block's pre-activations (cheaper
-  than storing them) and fills the gradient tables.
+  ``BLOCK = 64`` units, whose tables (``8 x 16 x 64`` floats, 32 KB) stay in the L1 cache
+  while the whole batch streams past; widths are padded to whole blocks with units whose
+  weights are zero and stay zero (their ``h`` is 0, so they are never active and get no
+  gradient). A forward pass writes each block's share of the output and keeps the block's
+  ReLU pattern of each sample as one 64-bit mask; after the residual, a backward pass reads
+  the mask back, so no pre-activation is stored or recomputed, and skips the samples with no
+  active unit in the block.
 - *lanes* (width experiments, widths 1 to 20): vector lanes run over ``LANES`` seeds of one
   width that share an input stream (each seed still has its own skill subsets, so its own
   targets, and its own weights). A whole group is one job; forward and backward are fused per
