@@ -332,8 +332,9 @@ class RowSumEnsemble:
         self.data = OnlineBatches(self.layout, sampler.n_bits, sampler.alpha, self.n_skills,
                                   data[1], data[2]) if online else \
             FixedBatches(sampler, data[1], data[2], data[3])
-        self.masks = self.layout.spread(subset_masks(sampler.subsets.cpu()))
-        self.target_masks = np.ascontiguousarray(self.masks.transpose(0, 2, 1))
+        # (A, n_s, lanes): lanes last, so the kernels' loops over a slot's lanes vectorise
+        self.masks = np.ascontiguousarray(
+            self.layout.spread(subset_masks(sampler.subsets.cpu())).transpose(0, 2, 1))
         self.scale = self.layout.spread(np.full(self.n_members, sampler.scale, np.float32))
         self._allocate()
         n_eval = len(eval_bits) // self.n_skills
@@ -378,8 +379,7 @@ class RowSumEnsemble:
         """Draw the step's batch, fill ``self.grads``; returns the members' losses ``(M,)``."""
         data = self.data
         data.fill(step)
-        rowsum.targets(data.x, data.k, data.stream, self.target_masks, self.scale,
-                       self.y)
+        rowsum.targets(data.x, data.k, data.stream, self.masks, self.scale, self.y)
         self._build_tables()
         p, g = self.params, self.grads
         gw1, gb1 = p.flat("w1", g["w1"]), p.flat("b1", g["b1"])[:, 0]

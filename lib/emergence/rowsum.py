@@ -389,7 +389,7 @@ def wide_scores(partial, b2, x, k, masks, scale, n_done, sums):
             for blk in range(n_blocks):
                 out += partial[a, blk, b]
             kb = k[0, b]
-            sign = np.float32(1 - 2 * _parity(x[0, b] & masks[a, 0, kb]))
+            sign = np.float32(1 - 2 * _parity(x[0, b] & masks[a, kb, 0]))
             err = scale[a, 0] * sign - out
             sums[a, 0, kb, 0] += out * sign
             sums[a, 0, kb, 1] += err * err
@@ -503,7 +503,7 @@ def lanes_scores(table, control, w2, b2, widths, x, k, n_done, masks, scale, sum
             xb, kb = x[0, b], k[0, b]
             _lanes_forward(table, control, w2, b2, a, n, xb, kb, h, out)
             for lane in range(LANES):
-                sign = np.float32(1 - 2 * _parity(xb & masks[a, lane, kb]))
+                sign = np.float32(1 - 2 * _parity(xb & masks[a, kb, lane]))
                 err = scale[a, lane] * sign - out[lane]
                 sums[a, lane, kb, 0] += out[lane] * sign
                 sums[a, lane, kb, 1] += err * err
