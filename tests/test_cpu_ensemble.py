@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -240,3 +243,43 @@ def test_quick_time_runs_agree_with_the_torch_path_within_the_seed_spread():
         spread = np.std(np.concatenate([a, b]), ddof=1)
         standard_error = spread * np.sqrt(1 / len(a) + 1 / len(b))
         assert abs(np.median(a) - np.median(b)) <= 3 * standard_error + cfg.record_every
+
+
+AVX512_HOST = {name: True for name in rowsum.AVX512} | {"avx2": True, "prefer-256-bit": True}
+
+
+def test_wide_vectors_only_on_avx512_cores_that_keep_their_clock():
+    chosen = rowsum.wide_vector_features("sapphirerapids", AVX512_HOST)
+    assert chosen.endswith(",-prefer-256-bit") and "+avx512f" in chosen.split(",")
+    assert "+prefer-256-bit" not in chosen
+    assert rowsum.wide_vector_features("cascadelake", AVX512_HOST) is None
+    assert rowsum.wide_vector_features("icelake-server", AVX512_HOST | {"avx512bw": False}) is None
+    assert rowsum.wide_vector_features("znver3", {"avx2": True}) is None
+
+
+def _import_rowsum(env: dict) -> str:
+    """NUMBA_CPU_FEATURES as a fresh interpreter leaves it after importing the kernels."""
+    code = "import os; from emergence import rowsum; print(os.environ.get('NUMBA_CPU_FEATURES'))"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_the_vector_width_is_chosen_from_the_host_unless_the_user_chose():
+    import llvmlite.binding as llvm
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NUMBA_CPU")}
+    expected = rowsum.wide_vector_features(llvm.get_host_cpu_name(),
+                                           dict(llvm.get_host_cpu_features()))
+    assert _import_rowsum(env) == str(expected)
+    assert _import_rowsum({**env, "NUMBA_CPU_NAME": "generic"}) == "None"
+
+
+@pytest.mark.skipif(not rowsum.WIDE_VECTORS, reason="this host's kernels are 256-bit already")
+def test_256_bit_kernels_still_equal_autograd():
+    """Where the kernels run with 512-bit vectors, also check the code other hosts get."""
+    import llvmlite.binding as llvm
+    env = {**os.environ, "NUMBA_CPU_FEATURES": llvm.get_host_cpu_features().flatten()}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             f"{__file__}::test_one_step_losses_and_gradients_equal_autograd"],
+                            env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "5 passed" in result.stdout

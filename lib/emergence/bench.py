@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import experiments
+from . import experiments, rowsum
 from .experiments import MLPExperiment, default_device
 from .models import single_mlp
 from .store import describe_device
@@ -261,7 +261,8 @@ def main(argv=None) -> int:
     device = default_device()
     ceilings = machine_ceilings(device)
     print(f"{describe_device(device)}: fp32 GEMM {ceilings['gemm_gflops']:.0f} GFLOP/s, "
-          f"copy {ceilings['memory_gbps']:.0f} GB/s", flush=True)
+          f"copy {ceilings['memory_gbps']:.0f} GB/s; row-sum kernels "
+          f"{'with' if rowsum.WIDE_VECTORS else 'without'} 512-bit vectors", flush=True)
     rows = []
     for name in args.only or experiments.names():
         row = bench(name, device, args.steps, ceilings, not args.no_torch_reference)
@@ -269,7 +270,7 @@ def main(argv=None) -> int:
             print(f"{name}: not an MLP ensemble, not benchmarked", flush=True)
             continue
         malloc = {key: value for key, value in os.environ.items() if key.startswith("MALLOC_")}
-        rows.append({**row, **ceilings, "malloc": malloc})
+        rows.append({**row, **ceilings, "malloc": malloc, "wide_vectors": rowsum.WIDE_VECTORS})
         print(f"{name}: {row['ms_per_step']:.1f} ms/step", flush=True)
     print(format_table(rows))
     args.out.parent.mkdir(parents=True, exist_ok=True)
