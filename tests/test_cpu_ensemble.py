@@ -76,6 +76,23 @@ def test_one_step_losses_and_gradients_equal_autograd(name):
         assert relative_error(getattr(model, param).grad.numpy(), grads[param]) <= TOLERANCE, param
 
 
+@pytest.mark.parametrize("name", ["mlp_time", "mlp_data"])
+def test_one_step_with_the_byte_tables_equals_autograd(name):
+    """Batches of at least PAIR_MIN_BATCH samples take the byte-table forward pass; the
+    paper's 32 skill bits set every byte."""
+    batch = rowsum.PAIR_MIN_BATCH + 88
+    changes = {"n_data": (batch, 2 * batch)} if name == "mlp_data" else {}
+    cfg, reference, fast = both_engines(name, batch_size=batch, n_bits=32, bits_per_skill=3,
+                                        **changes)
+    assert fast.engine.data.batch_sizes().min() >= rowsum.PAIR_MIN_BATCH
+    loss = fast.engine.compute_gradients(0)
+    model = reference.engine.model
+    assert relative_error(torch_step(model, *torch_batch(fast.engine, cfg)), loss) <= TOLERANCE
+    grads = fast.engine.member_gradients()
+    for param in ("w1", "b1", "w2", "b2"):
+        assert relative_error(getattr(model, param).grad.numpy(), grads[param]) <= TOLERANCE, param
+
+
 def test_data_members_are_padded_to_the_largest_batch():
     cfg, _, fast = both_engines("mlp_data")
     fast.engine.compute_gradients(0)

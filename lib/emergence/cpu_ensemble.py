@@ -365,6 +365,7 @@ class RowSumEnsemble:
             self.partial = np.zeros(shape, np.float32)
             self.active = np.zeros(shape, np.uint64)
             self.delta = np.zeros((n_slots, batch), np.float32)
+            self.pair_scratch = rowsum.pair_scratch()
 
     def _build_tables(self) -> None:
         rowsum.build_tables(self.params.flat("w1"), self.params.flat("b1")[:, 0],
@@ -385,7 +386,7 @@ class RowSumEnsemble:
         gw1, gb1 = p.flat("w1", g["w1"]), p.flat("b1", g["b1"])[:, 0]
         if self.layout.kind == "wide":
             rowsum.wide_forward(self.table, self.control, p["w2"], data.x, data.k, data.stream,
-                                data.size, self.partial, self.active)
+                                data.size, self.partial, self.active, self.pair_scratch)
             rowsum.wide_residual(self.partial, p["b2"], self.y, data.size, self.delta,
                                  self.slot_loss[:, 0], g["b2"])
             rowsum.wide_backward(data.x, data.k, data.stream, data.size, self.delta,
@@ -422,7 +423,7 @@ class RowSumEnsemble:
                 streams = np.zeros(self.layout.n_slots, np.int64)
                 sizes = np.full(self.layout.n_slots, n, np.int64)
                 rowsum.wide_forward(self.table, self.control, p["w2"], x, k, streams, sizes,
-                                    self.partial, self.active)
+                                    self.partial, self.active, self.pair_scratch)
                 rowsum.wide_scores(self.partial, p["b2"], x, k, self.masks, self.scale, n,
                                    sums)
             else:

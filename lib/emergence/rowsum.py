@@ -55,6 +55,11 @@ threads.
 
 Random numbers come from a counter-based hash (splitmix64), so any sample of any stream at any
 step can be drawn in any order, by any thread, with the same result.
+
+**Vector width.** On a core with AVX-512 that keeps its clock under 512-bit work, importing
+this module asks numba for 512-bit vectors (:func:`wide_vector_features`): a block's 64 units
+are then 4 registers instead of 8, and a lanes group's 16 seeds exactly one. Setting
+``NUMBA_CPU_FEATURES`` or ``NUMBA_CPU_NAME`` yourself overrides the choice.
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ import os
 
 import llvmlite.binding
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 from numba.core import config as numba_config
 
 GROUP_BITS = 4                  # bits per table group
@@ -72,6 +77,9 @@ GROUPS = 8                      # groups: up to GROUPS * GROUP_BITS = 32 skill b
 MAX_BITS = GROUPS * GROUP_BITS
 LANES = 16                      # seeds per group in the lanes layout (one zmm or two ymm)
 BLOCK = 64                      # hidden units per job in the wide layout (one uint64 mask)
+PAIRS = GROUPS // 2             # byte tables of the wide forward pass (two groups each)
+PAIR_TABLE = TABLE * TABLE      # rows per byte table
+PAIR_MIN_BATCH = 512            # shortest batch for which the byte tables repay their build
 
 _F0 = np.float32(0.0)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -313,36 +321,99 @@ def _block_job(j, n_slots, n_blocks):
     return job // n_blocks, job % n_blocks
 
 
+@njit(inline="always")
+def _byte(xb, p):
+    """The value (0..255) of pair ``p``'s eight bits (groups ``2p`` and ``2p + 1``)."""
+    return np.int64((xb >> np.uint64(2 * GROUP_BITS * p)) & np.uint64(PAIR_TABLE - 1))
+
+
+@njit(inline="always")
+def _fill_pairs(tab, pairs):
+    """``pairs[p, v] = tab[2p, v % 16] + tab[2p + 1, v // 16]``: 4 tables of 256 rows."""
+    for p in range(PAIRS):
+        for v in range(PAIR_TABLE):
+            low, high = tab[2 * p, v & (TABLE - 1)], tab[2 * p + 1, v >> GROUP_BITS]
+            out = pairs[p, v]
+            for u in range(BLOCK):
+                out[u] = low[u] + high[u]
+
+
+@njit(inline="always")
+def _relu_pattern(h):
+    """The units of ``h`` (one block) with ``h > 0``, one bit per unit."""
+    bits = np.uint64(0)
+    for u in range(BLOCK):
+        if h[u] > _F0:
+            bits |= np.uint64(1) << np.uint64(u)
+    return bits
+
+
+@njit(inline="always")
+def _nibble_block(tab, ctl, w, xs, ks, n, partial, active, h):
+    """One block's forward over ``n`` samples, 9 rows per sample (for short batches)."""
+    for b in range(n):
+        kb = ks[b]
+        v0, v1, v2, v3, v4, v5, v6, v7 = _nibbles(xs[b])
+        acc = _F0
+        for u in range(BLOCK):
+            hu = (ctl[kb, u] + tab[0, v0, u] + tab[1, v1, u] + tab[2, v2, u]
+                  + tab[3, v3, u] + tab[4, v4, u] + tab[5, v5, u] + tab[6, v6, u]
+                  + tab[7, v7, u])
+            h[u] = hu
+            acc += max(hu, _F0) * w[u]
+        partial[b] = acc
+        active[b] = _relu_pattern(h)
+
+
+@njit(inline="always")
+def _pair_block(pairs, ctl, w, xs, ks, n, partial, active, h):
+    """One block's forward over ``n`` samples, 5 rows per sample from the pair tables."""
+    for b in range(n):
+        kb, xb = ks[b], xs[b]
+        v0, v1, v2, v3 = _byte(xb, 0), _byte(xb, 1), _byte(xb, 2), _byte(xb, 3)
+        acc = _F0
+        for u in range(BLOCK):
+            hu = ctl[kb, u] + pairs[0, v0, u] + pairs[1, v1, u] + pairs[2, v2, u] + pairs[3, v3, u]
+            h[u] = hu
+            acc += max(hu, _F0) * w[u]
+        partial[b] = acc
+        active[b] = _relu_pattern(h)
+
+
+def pair_scratch() -> np.ndarray:
+    """Scratch space for :func:`wide_forward`'s byte tables: 256 KB per worker thread."""
+    return np.empty((get_num_threads(), PAIRS, PAIR_TABLE, BLOCK), np.float32)
+
+
 @njit(parallel=True, fastmath=True, cache=True)
-def wide_forward(table, control, w2, x, k, stream, size, partial, active):
+def wide_forward(table, control, w2, x, k, stream, size, partial, active, scratch):
     """Each block's share ``partial[a, q, b]`` of member a's output on sample b, and the
     block's ReLU pattern on that sample, one bit per unit: ``active[a, q, b]``.
 
     Every block is ``BLOCK`` units wide (the engine pads the width with units that stay 0), so
-    the unit loops have a fixed length and vectorise; the block's tables (32 KB) stay in L1.
+    the unit loops have a fixed length and vectorise. A block whose batch has at least
+    ``PAIR_MIN_BATCH`` samples first merges its 8 group tables pairwise into 4 tables of 256
+    rows (one per byte of the input, 256 KB, which stay in the L2 cache) and then adds 5 rows
+    per sample instead of 9; a shorter batch would not repay the 1024 rows that costs, and
+    reads the 16-row tables (32 KB, in L1) directly. ``scratch`` (:func:`pair_scratch`) has
+    one set of byte tables per worker: worker ``t`` takes every ``n_workers``-th job from
+    ``t`` on (jobs are laid out cheap to dear, so that balances the workers).
     """
     n_slots, n_blocks = table.shape[:2]
-    for j in prange(n_slots * n_blocks):
-        a, q = _block_job(j, n_slots, n_blocks)
-        s = stream[a]
-        tab, ctl, w = table[a, q], control[a, q], w2[a, q * BLOCK:(q + 1) * BLOCK]
+    n_jobs = n_slots * n_blocks
+    n_workers = min(scratch.shape[0], n_jobs)
+    for t in prange(n_workers):
+        pairs = scratch[t]
         h = np.empty(BLOCK, np.float32)
-        for b in range(size[a]):
-            kb = k[s, b]
-            v0, v1, v2, v3, v4, v5, v6, v7 = _nibbles(x[s, b])
-            acc = _F0
-            for u in range(BLOCK):
-                hu = (ctl[kb, u] + tab[0, v0, u] + tab[1, v1, u] + tab[2, v2, u]
-                      + tab[3, v3, u] + tab[4, v4, u] + tab[5, v5, u] + tab[6, v6, u]
-                      + tab[7, v7, u])
-                h[u] = hu
-                acc += max(hu, _F0) * w[u]
-            bits = np.uint64(0)
-            for u in range(BLOCK):
-                if h[u] > _F0:
-                    bits |= np.uint64(1) << np.uint64(u)
-            partial[a, q, b] = acc
-            active[a, q, b] = bits
+        for job in range(t, n_jobs, n_workers):
+            a, q = job // n_blocks, job % n_blocks
+            s, n = stream[a], size[a]
+            ctl, w = control[a, q], w2[a, q * BLOCK:(q + 1) * BLOCK]
+            if n >= PAIR_MIN_BATCH:
+                _fill_pairs(table[a, q], pairs)
+                _pair_block(pairs, ctl, w, x[s], k[s], n, partial[a, q], active[a, q], h)
+            else:
+                _nibble_block(table[a, q], ctl, w, x[s], k[s], n, partial[a, q], active[a, q], h)
 
 
 @njit(parallel=True, fastmath=True, cache=True)
