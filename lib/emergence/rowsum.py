@@ -104,7 +104,8 @@ def wide_vector_features(cpu_name: str, features: dict[str, bool]) -> str | None
     code even where zmm registers would do each table row in half the instructions. The
     kernels here are bound by loads and adds from L1, so on a core that has AVX-512 and keeps
     its clock, wider vectors are faster (measured in the closing note of the engine's issue:
-    10 to 20 % per step, most in the backward scatter). ``None`` where that does not hold.
+    0 to 25 % less CPU time per step on one thread, most in the backward scatter). ``None``
+    where that does not hold.
     """
     if not all(features.get(name) for name in AVX512) or cpu_name in DOWNCLOCKING_CPUS:
         return None
@@ -117,8 +118,10 @@ def _prefer_wide_vectors() -> None:
     """Ask numba for 512-bit code on a suitable host, unless the user chose the target.
 
     Numba reads ``NUMBA_CPU_FEATURES`` when it first builds its code generator, which happens
-    at the first compilation or cache load, so this must run before any kernel is called;
-    its cache keys include the features, so code for either choice is never mixed up.
+    at the first compilation or cache load, so this must run before any kernel is called (in
+    a process that compiled other numba code first, the setting comes too late and the
+    kernels stay 256-bit). Numba's cache keys include the features, so code for either
+    choice is never mixed up.
     """
     if os.environ.get("NUMBA_CPU_FEATURES") or os.environ.get("NUMBA_CPU_NAME"):
         return
