@@ -29,6 +29,7 @@ from .models import MLPEnsemble
 from .theory.dynamics import skill_probs
 
 MAX_LANES_WIDTH = 32            # widest member that the lanes layout takes
+UNITS_PER_BLOCK = rowsum.BLOCK // rowsum.LANES  # lanes widths are padded to whole blocks
 EVAL_CHUNK = 4096               # evaluation samples per kernel call
 
 
@@ -122,9 +123,12 @@ class Parameters:
             self.arrays = {"w1": np.pad(w1, ((0, 0), *pad)), "b1": np.pad(b1, pad),
                            "w2": np.pad(w2, pad), "b2": b2.copy()}
         else:
-            units = int(layout.slot_width.max())
-            if np.any(w1[:, :, units:]) or np.any(w2[:, units:]):
+            widest = int(layout.slot_width.max())
+            if np.any(w1[:, :, widest:]) or np.any(w2[:, widest:]):
                 raise ValueError("lanes layout: members have units beyond their slot width")
+            units = widest + -widest % UNITS_PER_BLOCK
+            pad = ((0, 0), (0, max(units - width, 0)))
+            w1, b1, w2 = np.pad(w1, ((0, 0), *pad)), np.pad(b1, pad), np.pad(w2, pad)
             self.arrays = {
                 "w1": np.ascontiguousarray(layout.spread(w1[:, :, :units]).transpose(0, 2, 3, 1)),
                 "b1": np.ascontiguousarray(layout.spread(b1[:, :units]).transpose(0, 2, 1)),
@@ -343,17 +347,15 @@ class RowSumEnsemble:
 
     def _allocate(self) -> None:
         """Every buffer a step needs, allocated once (fresh pages each step cost more than
-        the kernels). Tables are ``(A, blocks, 8, 16, block width)``: blocks of ``BLOCK``
-        units in the wide layout (its width is padded to whole blocks), one block of all
-        units in the lanes layout."""
+        the kernels). Tables are ``(A, blocks, 8, 16, BLOCK)``, the unit axis cut into
+        blocks of ``BLOCK`` (both layouts pad their widths to whole blocks)."""
         w1 = self.params.flat("w1")
         n_slots, n_units = w1.shape[0], w1.shape[2]
         wide = self.layout.kind == "wide"
-        width = rowsum.BLOCK if wide else n_units
-        n_blocks = n_units // width
-        self.table = np.zeros((n_slots, n_blocks, rowsum.GROUPS, rowsum.TABLE, width),
+        n_blocks = n_units // rowsum.BLOCK
+        self.table = np.zeros((n_slots, n_blocks, rowsum.GROUPS, rowsum.TABLE, rowsum.BLOCK),
                               np.float32)
-        self.control = np.zeros((n_slots, n_blocks, self.n_skills, width), np.float32)
+        self.control = np.zeros((n_slots, n_blocks, self.n_skills, rowsum.BLOCK), np.float32)
         self.table_grad = np.zeros_like(self.table)
         self.control_grad = np.zeros_like(self.control)
         self.grads = {name: np.zeros_like(self.params[name]) for name in Parameters.NAMES}
@@ -371,11 +373,6 @@ class RowSumEnsemble:
         rowsum.build_tables(self.params.flat("w1"), self.params.flat("b1")[:, 0],
                             self.n_skills, self.table, self.control)
 
-    @staticmethod
-    def _lanes_tables(table: np.ndarray, control: np.ndarray) -> tuple:
-        """The lanes layout's single block of tables, without the block axis."""
-        return table[:, 0], control[:, 0]
-
     def compute_gradients(self, step: int) -> np.ndarray:
         """Draw the step's batch, fill ``self.grads``; returns the members' losses ``(M,)``."""
         data = self.data
@@ -391,15 +388,13 @@ class RowSumEnsemble:
                                  self.slot_loss[:, 0], g["b2"])
             rowsum.wide_backward(data.x, data.k, data.stream, data.size, self.delta,
                                  self.active, self.table_grad, self.control_grad)
-            rowsum.fold_gradients(self.table_grad, self.control_grad, self.n_skills, gw1, gb1)
-            rowsum.wide_weight_gradients(p["w1"], p["b1"], p["w2"], gw1, gb1, g["w2"])
         else:
-            rowsum.lanes_step(*self._lanes_tables(self.table, self.control), p.flat("w2")[:, 0],
-                              p["b2"], self.layout.slot_width, data.x, data.k, self.y,
-                              data.x.shape[1],
-                              *self._lanes_tables(self.table_grad, self.control_grad),
-                              p.flat("w2", g["w2"])[:, 0], g["b2"], self.slot_loss)
-            rowsum.fold_gradients(self.table_grad, self.control_grad, self.n_skills, gw1, gb1)
+            rowsum.lanes_step(self.table, self.control, p.flat("w2")[:, 0], p["b2"],
+                              self.layout.slot_width, data.x, data.k, self.y, data.x.shape[1],
+                              self.table_grad, self.control_grad, g["b2"], self.slot_loss)
+        rowsum.fold_gradients(self.table_grad, self.control_grad, self.n_skills, gw1, gb1)
+        rowsum.weight_gradients(p.flat("w1"), p.flat("b1")[:, 0], p.flat("w2")[:, 0], gw1, gb1,
+                                p.flat("w2", g["w2"])[:, 0])
         return self.layout.gather(self.slot_loss)
 
     def step(self, step: int, lr: np.ndarray) -> np.ndarray:
@@ -427,9 +422,9 @@ class RowSumEnsemble:
                 rowsum.wide_scores(self.partial, p["b2"], x, k, self.masks, self.scale, n,
                                    sums)
             else:
-                rowsum.lanes_scores(*self._lanes_tables(self.table, self.control),
-                                    p.flat("w2")[:, 0], p["b2"], self.layout.slot_width, x, k,
-                                    n, self.masks, self.scale, sums)
+                rowsum.lanes_scores(self.table, self.control, p.flat("w2")[:, 0], p["b2"],
+                                    self.layout.slot_width, x, k, n, self.masks, self.scale,
+                                    sums)
         sums = self.layout.gather(sums) / (n_total // self.n_skills)
         scale = self.layout.gather(self.scale)[:, None]
         return sums[..., 0] / scale, 0.5 * sums[..., 1]
