@@ -76,10 +76,11 @@ def test_one_step_losses_and_gradients_equal_autograd(name):
         assert relative_error(getattr(model, param).grad.numpy(), grads[param]) <= TOLERANCE, param
 
 
-@pytest.mark.parametrize("name", ["mlp_time", "mlp_data"])
+@pytest.mark.parametrize("name", ["mlp_time", "mlp_data", "mlp_params"])
 def test_one_step_with_the_byte_tables_equals_autograd(name):
-    """Batches of at least PAIR_MIN_BATCH samples take the byte-table forward pass; the
-    paper's 32 skill bits set every byte."""
+    """Batches of at least PAIR_MIN_BATCH samples take the byte-table forward pass (in both
+    layouts); the paper's 32 skill bits set every byte. The batch is not a whole number of
+    the lanes layout's chunks."""
     batch = rowsum.PAIR_MIN_BATCH + 88
     changes = {"n_data": (batch, 2 * batch)} if name == "mlp_data" else {}
     cfg, reference, fast = both_engines(name, batch_size=batch, n_bits=32, bits_per_skill=3,

@@ -362,12 +362,14 @@ class RowSumEnsemble:
         batch = self.data.x.shape[1]
         self.y = np.zeros((n_slots, batch, self.layout.n_lanes), np.float32)
         self.slot_loss = np.zeros((n_slots, self.layout.n_lanes), np.float32)
+        self.pair_scratch = rowsum.pair_scratch()
         if wide:
             shape = (n_slots, n_blocks, max(batch, EVAL_CHUNK))
             self.partial = np.zeros(shape, np.float32)
             self.active = np.zeros(shape, np.uint64)
             self.delta = np.zeros((n_slots, batch), np.float32)
-            self.pair_scratch = rowsum.pair_scratch()
+        else:
+            self.partial, self.active = rowsum.lanes_scratch(n_blocks, max(batch, EVAL_CHUNK))
 
     def _build_tables(self) -> None:
         rowsum.build_tables(self.params.flat("w1"), self.params.flat("b1")[:, 0],
@@ -391,7 +393,8 @@ class RowSumEnsemble:
         else:
             rowsum.lanes_step(self.table, self.control, p.flat("w2")[:, 0], p["b2"],
                               self.layout.slot_width, data.x, data.k, self.y, data.x.shape[1],
-                              self.table_grad, self.control_grad, g["b2"], self.slot_loss)
+                              self.table_grad, self.control_grad, g["b2"], self.slot_loss,
+                              self.partial, self.active, self.pair_scratch)
         rowsum.fold_gradients(self.table_grad, self.control_grad, self.n_skills, gw1, gb1)
         rowsum.weight_gradients(p.flat("w1"), p.flat("b1")[:, 0], p.flat("w2")[:, 0], gw1, gb1,
                                 p.flat("w2", g["w2"])[:, 0])
@@ -424,7 +427,7 @@ class RowSumEnsemble:
             else:
                 rowsum.lanes_scores(self.table, self.control, p.flat("w2")[:, 0], p["b2"],
                                     self.layout.slot_width, x, k, n, self.masks, self.scale,
-                                    sums)
+                                    sums, self.partial, self.active, self.pair_scratch)
         sums = self.layout.gather(sums) / (n_total // self.n_skills)
         scale = self.layout.gather(self.scale)[:, None]
         return sums[..., 0] / scale, 0.5 * sums[..., 1]

@@ -47,15 +47,14 @@ additions.
 - *lanes* (width experiments, widths 1 to 20): vector lanes run over ``LANES`` seeds of one
   width that share an input stream (each seed still has its own skill subsets, so its own
   targets, and its own weights). A block of ``BLOCK`` floats is then 4 units of 16 seeds, and
-  widths are padded to whole blocks (multiples of 4 units). A whole group is one job: it walks
-  its batch in chunks of ``LANES_CHUNK`` samples, runs the forward pass of every block over
-  the chunk (each block's share of the 16 outputs, and its ReLU pattern), the residual, then
-  the backward pass of every block, so that each block's tables are read from L1 and the
-  chunk's partial outputs never leave L2. (An earlier version fused forward and backward per
-  sample over all of a group's units: every sample then touches 18 table rows of up to 1.3
-  KB, which live in L2 from width 3 on. The blocks measured 1.03-1.6 times faster per width
-  on one thread, and 15-20 % less kernel time on a paper ``mlp_params`` step, although the
-  padding to whole blocks adds 14 % more units there.)
+  widths are padded to whole blocks (multiples of 4 units). A whole group is one job: the
+  forward pass runs block by block over the whole batch, byte tables included, and writes
+  each block's share of the 16 outputs and its ReLU pattern into a worker's scratch; then the
+  batch is walked in chunks of ``LANES_CHUNK`` samples, the residual of a chunk followed by
+  every block's backward pass over it. (An earlier version fused forward and backward per
+  sample over all of a group's units: every sample then touched 18 table rows of up to 1.3
+  KB, which live in L2 from width 3 on. The blocks cost 17-29 % less kernel time on a paper
+  ``mlp_params`` step, although the padding adds 14 % more units there.)
 
 Both layouts are described to the kernels by one array shape convention: parameters of
 ``A`` *slots* (members for wide, groups for lanes) with a unit axis ``U`` (``H`` for wide,
@@ -539,10 +538,18 @@ def wide_scores(partial, b2, x, k, masks, scale, n_done, sums):
 
 # --- the lanes layout: vector lanes over seeds ----------------------------------------------------
 
-# A lanes group walks its batch in chunks of this many samples, every block forward, then the
-# residual, then every block backward; a chunk's partial outputs (at most 8 blocks x 256
-# samples x 16 lanes, 128 KB) stay in the L2 cache between the passes.
+# After the forward pass, a lanes group walks its batch in chunks of this many samples: the
+# residual of the chunk, then every block's backward pass over it, so that the chunk's
+# residuals (256 samples x 64 floats, 64 KB) are still in cache for every block.
 LANES_CHUNK = 256
+
+
+def lanes_scratch(n_blocks: int, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-worker scratch for the lanes kernels' forward pass: every block's share of the 16
+    outputs on every sample, and its ReLU patterns (``n_samples``: the longest batch)."""
+    n_workers = get_num_threads()
+    return (np.empty((n_workers, n_blocks, n_samples, LANES), np.float32),
+            np.empty((n_workers, n_blocks, n_samples), np.uint64))
 
 
 @njit(inline="always")
@@ -553,47 +560,69 @@ def _quarters(block):
 
 
 @njit(inline="always")
-def _lanes_block_forward(tab, ctl, w, xs, ks, start, stop, partial, active, h, p):
-    """One block's forward over samples ``start:stop``: ``partial[i, lane]``, the block's share
-    of each lane's output on sample ``start + i`` (its 4 units summed), and the ReLU pattern.
+def _lane_shares(h, w, out):
+    """``out[lane]``: the block's share of each lane's output, its 4 units' ``relu(h) * w``.
 
-    The lane loops here and below run to ``n_lanes``, taken from ``b2``'s shape, not to the
-    constant ``LANES``: LLVM unrolls a loop it knows to be 16 long into 16 scalar operations,
-    but makes one of run-time length a vector loop (assembly checked).
+    The loop runs to ``out``'s length, which comes from ``b2``'s shape, not to the constant
+    ``LANES``: LLVM unrolls a loop it knows to be 16 long into 16 scalar operations, but makes
+    one of run-time length a vector loop (assembly checked).
     """
-    n_lanes = partial.shape[1]
-    p0, p1, p2, p3 = _quarters(p)
-    for b in range(start, stop):
+    h0, h1, h2, h3 = _quarters(h)
+    w0, w1, w2, w3 = _quarters(w)
+    for lane in range(out.shape[0]):
+        out[lane] = (max(h0[lane], _F0) * w0[lane] + max(h1[lane], _F0) * w1[lane]
+                     + max(h2[lane], _F0) * w2[lane] + max(h3[lane], _F0) * w3[lane])
+
+
+@njit(inline="always")
+def _lanes_nibble_block(tab, ctl, w, xs, ks, n, partial, active, h):
+    """One block's forward over ``n`` samples from the 16-row tables: ``partial[b, lane]``,
+    the block's share of each lane's output on sample b, and its ReLU pattern."""
+    for b in range(n):
         kb = ks[b]
         v0, v1, v2, v3, v4, v5, v6, v7 = _nibbles(xs[b])
         for u in range(BLOCK):
-            hu = (ctl[kb, u] + tab[0, v0, u] + tab[1, v1, u] + tab[2, v2, u]
-                  + tab[3, v3, u] + tab[4, v4, u] + tab[5, v5, u] + tab[6, v6, u]
-                  + tab[7, v7, u])
-            h[u] = hu
-            p[u] = max(hu, _F0) * w[u]
-        out = partial[b - start]
-        for lane in range(n_lanes):
-            out[lane] = p0[lane] + p1[lane] + p2[lane] + p3[lane]
-        active[b - start] = _relu_pattern(h)
+            h[u] = (ctl[kb, u] + tab[0, v0, u] + tab[1, v1, u] + tab[2, v2, u]
+                    + tab[3, v3, u] + tab[4, v4, u] + tab[5, v5, u] + tab[6, v6, u]
+                    + tab[7, v7, u])
+        _lane_shares(h, w, partial[b])
+        active[b] = _relu_pattern(h)
 
 
 @njit(inline="always")
-def _lanes_chunk_forward(table, control, w2, a, n_blocks, xs, ks, start, stop, partial,
-                         active, h, p):
-    """Every block of group ``a`` forward over samples ``start:stop``."""
+def _lanes_pair_block(pairs, ctl, w, xs, ks, n, partial, active, h):
+    """As :func:`_lanes_nibble_block`, 5 rows per sample from the byte tables."""
+    for b in range(n):
+        kb, xb = ks[b], xs[b]
+        v0, v1, v2, v3 = _byte(xb, 0), _byte(xb, 1), _byte(xb, 2), _byte(xb, 3)
+        for u in range(BLOCK):
+            h[u] = (ctl[kb, u] + pairs[0, v0, u] + pairs[1, v1, u] + pairs[2, v2, u]
+                    + pairs[3, v3, u])
+        _lane_shares(h, w, partial[b])
+        active[b] = _relu_pattern(h)
+
+
+@njit(inline="always")
+def _lanes_forward(table, control, w2, a, n_blocks, xs, ks, n, partial, active, pairs, h):
+    """Every block of group ``a`` forward over ``n`` samples, with byte tables (built in
+    ``pairs``, per block) when the batch repays them, as in :func:`wide_forward`."""
     for q in range(n_blocks):
-        _lanes_block_forward(table[a, q], control[a, q], w2[a, q * BLOCK:(q + 1) * BLOCK],
-                             xs, ks, start, stop, partial[q], active[q], h, p)
+        w = w2[a, q * BLOCK:(q + 1) * BLOCK]
+        if n >= PAIR_MIN_BATCH:
+            _fill_pairs(table[a, q], pairs)
+            _lanes_pair_block(pairs, control[a, q], w, xs, ks, n, partial[q], active[q], h)
+        else:
+            _lanes_nibble_block(table[a, q], control[a, q], w, xs, ks, n, partial[q],
+                                active[q], h)
 
 
 @njit(inline="always")
-def _lanes_outputs(b2, partial, n_blocks, i, out):
-    """``out[lane]``: lane's output on the chunk's sample ``i`` (bias plus the blocks)."""
+def _lanes_outputs(b2, partial, n_blocks, b, out):
+    """``out[lane]``: each lane's output on sample ``b`` (bias plus every block's share)."""
     for lane in range(out.shape[0]):
         out[lane] = b2[lane]
     for q in range(n_blocks):
-        share = partial[q, i]
+        share = partial[q, b]
         for lane in range(out.shape[0]):
             out[lane] += share[lane]
 
@@ -617,10 +646,10 @@ def _lanes_residual(out, y, scale, delta, total, grad):
 
 @njit(inline="always")
 def _lanes_block_backward(tg, cg, xs, ks, start, stop, delta, active, e):
-    """One block's gradient tables from the chunk's residuals ``delta`` (each sample's 16
-    lanes repeated over the block's 4 units) and its ReLU patterns (as :func:`wide_backward`)."""
+    """One block's gradient tables from the residuals ``delta`` of samples ``start:stop`` and
+    their ReLU patterns (as :func:`wide_backward`)."""
     for b in range(start, stop):
-        bits = active[b - start]
+        bits = active[b]
         if bits == np.uint64(0):
             continue
         d = delta[b - start]
@@ -629,9 +658,15 @@ def _lanes_block_backward(tg, cg, xs, ks, start, stop, delta, active, e):
         _scatter(tg, cg, xs[b], ks[b], e)
 
 
+@njit(inline="always")
+def _used_blocks(width):
+    """Blocks that hold a lanes group's ``width`` units (the rest are padding)."""
+    return (width * LANES + BLOCK - 1) // BLOCK
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, control_grad, gb2,
-               loss):
+               loss, partial, active, scratch):
     """Forward, residual and backward of every group on its stream's batch (one job per
     group), leaving in the gradient tables what :func:`weight_gradients` needs.
 
@@ -639,61 +674,61 @@ def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, contr
     (A, U) with the unit axis flattened unit-major (``U = W * LANES``, ``W`` a multiple of
     4, so a block is 4 units of 16 lanes), ``b2`` (A, LANES), ``y`` (A, B, LANES). Group ``a``
     reads stream ``a`` of ``x`` and ``k`` and runs only the blocks of its ``widths[a]`` units.
+    ``partial`` and ``active`` (:func:`lanes_scratch`) and ``scratch`` (:func:`pair_scratch`)
+    hold one worker's forward pass each; worker ``t`` takes every ``n_workers``-th group from
+    ``t`` on (groups are laid out narrow to wide, so that balances the workers).
     """
     n_slots = table.shape[0]
     n_lanes = b2.shape[1]
+    n_workers = min(scratch.shape[0], n_slots)
     scale = np.float32(2.0) / np.float32(batch)
-    for j in prange(n_slots):
-        a = _zigzag(j, n_slots)
-        used = (widths[a] * LANES + BLOCK - 1) // BLOCK
-        partial = np.empty((used, LANES_CHUNK, n_lanes), np.float32)
-        active = np.empty((used, LANES_CHUNK), np.uint64)
-        delta = np.empty((LANES_CHUNK, BLOCK), np.float32)
+    for t in prange(n_workers):
+        part, act, pairs = partial[t], active[t], scratch[t]
         h = np.empty(BLOCK, np.float32)
-        p = np.empty(BLOCK, np.float32)
         e = np.empty(BLOCK, np.float32)
+        delta = np.empty((LANES_CHUNK, BLOCK), np.float32)
         out = np.empty(n_lanes, np.float32)
-        total = np.zeros(n_lanes, np.float32)
-        grad = np.zeros(n_lanes, np.float32)
-        table_grad[a] = _F0
-        control_grad[a] = _F0
-        xs, ks = x[a], k[a]
-        for start in range(0, batch, LANES_CHUNK):
-            stop = min(start + LANES_CHUNK, batch)
-            _lanes_chunk_forward(table, control, w2, a, used, xs, ks, start, stop, partial,
-                                 active, h, p)
-            for b in range(start, stop):
-                _lanes_outputs(b2[a], partial, used, b - start, out)
-                _lanes_residual(out, y[a, b], scale, delta[b - start], total, grad)
-            for q in range(used):
-                _lanes_block_backward(table_grad[a, q], control_grad[a, q], xs, ks, start, stop,
-                                      delta, active[q], e)
-        for lane in range(n_lanes):
-            gb2[a, lane] = grad[lane]
-            loss[a, lane] = total[lane] / np.float32(batch)
+        total = np.empty(n_lanes, np.float32)
+        grad = np.empty(n_lanes, np.float32)
+        for a in range(t, n_slots, n_workers):
+            used = _used_blocks(widths[a])
+            xs, ks = x[a], k[a]
+            _lanes_forward(table, control, w2, a, used, xs, ks, batch, part, act, pairs, h)
+            table_grad[a] = _F0
+            control_grad[a] = _F0
+            total[:] = _F0
+            grad[:] = _F0
+            for start in range(0, batch, LANES_CHUNK):
+                stop = min(start + LANES_CHUNK, batch)
+                for b in range(start, stop):
+                    _lanes_outputs(b2[a], part, used, b, out)
+                    _lanes_residual(out, y[a, b], scale, delta[b - start], total, grad)
+                for q in range(used):
+                    _lanes_block_backward(table_grad[a, q], control_grad[a, q], xs, ks, start,
+                                          stop, delta, act[q], e)
+            for lane in range(n_lanes):
+                gb2[a, lane] = grad[lane]
+                loss[a, lane] = total[lane] / np.float32(batch)
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def lanes_scores(table, control, w2, b2, widths, x, k, n_done, masks, scale, sums):
+def lanes_scores(table, control, w2, b2, widths, x, k, n_done, masks, scale, sums, partial,
+                 active, scratch):
     """Evaluation of every group on a shared chunk (stream 0), summed into ``sums[a, c, skill]``
-    as in :func:`wide_scores`."""
+    as in :func:`wide_scores`; the scratch arrays as in :func:`lanes_step`."""
     n_slots = table.shape[0]
     n_lanes = b2.shape[1]
-    for j in prange(n_slots):
-        a = _zigzag(j, n_slots)
-        used = (widths[a] * LANES + BLOCK - 1) // BLOCK
-        partial = np.empty((used, LANES_CHUNK, n_lanes), np.float32)
-        active = np.empty((used, LANES_CHUNK), np.uint64)
+    n_workers = min(scratch.shape[0], n_slots)
+    for t in prange(n_workers):
+        part, act, pairs = partial[t], active[t], scratch[t]
         h = np.empty(BLOCK, np.float32)
-        p = np.empty(BLOCK, np.float32)
         out = np.empty(n_lanes, np.float32)
         xs, ks = x[0], k[0]
-        for start in range(0, n_done, LANES_CHUNK):
-            stop = min(start + LANES_CHUNK, n_done)
-            _lanes_chunk_forward(table, control, w2, a, used, xs, ks, start, stop, partial,
-                                 active, h, p)
-            for b in range(start, stop):
-                _lanes_outputs(b2[a], partial, used, b - start, out)
+        for a in range(t, n_slots, n_workers):
+            used = _used_blocks(widths[a])
+            _lanes_forward(table, control, w2, a, used, xs, ks, n_done, part, act, pairs, h)
+            for b in range(n_done):
+                _lanes_outputs(b2[a], part, used, b, out)
                 xb, kb = xs[b], ks[b]
                 for lane in range(n_lanes):
                     sign = np.float32(1 - 2 * _parity(xb & masks[a, kb, lane]))
