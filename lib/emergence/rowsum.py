@@ -480,14 +480,15 @@ def wide_residual(partial, b2, y, size, delta, loss, gb2):
 
 
 @njit(inline="always")
-def _scatter(tg, cg, xb, kb, e):
-    """Add one sample's ``e`` (one block) into its control row and its 8 group rows."""
+def _add_where_active(row, d, bits):
+    """``row[u] += d`` for the units ``u`` whose bit is set in ``bits``.
+
+    With ``d`` a scalar the loop touches one array, so LLVM needs no run-time check that two
+    arrays overlap; writing ``e = d * [active]`` into a buffer first and adding that to the 9
+    rows cost 7-50 % more (one thread, batch 4000).
+    """
     for u in range(BLOCK):
-        cg[kb, u] += e[u]
-    for g in range(GROUPS):
-        v = _nibble(xb, g)
-        for u in range(BLOCK):
-            tg[g, v, u] += e[u]
+        row[u] += d if (bits >> np.uint64(u)) & np.uint64(1) else _F0
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -505,15 +506,14 @@ def wide_backward(x, k, stream, size, delta, active, table_grad, control_grad):
         tg, cg = table_grad[a, q], control_grad[a, q]
         tg[...] = _F0
         cg[...] = _F0
-        e = np.empty(BLOCK, np.float32)
         for b in range(size[a]):
             bits = active[a, q, b]
             if bits == np.uint64(0):
                 continue
-            xb, kb, d = x[s, b], k[s, b], delta[a, b]
-            for u in range(BLOCK):
-                e[u] = d if (bits >> np.uint64(u)) & np.uint64(1) else _F0
-            _scatter(tg, cg, xb, kb, e)
+            xb, d = x[s, b], delta[a, b]
+            _add_where_active(cg[k[s, b]], d, bits)
+            for g in range(GROUPS):
+                _add_where_active(tg[g, _nibble(xb, g)], d, bits)
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -642,6 +642,17 @@ def _lanes_residual(out, y, scale, delta, total, grad):
         d1[lane] = g
         d2[lane] = g
         d3[lane] = g
+
+
+@njit(inline="always")
+def _scatter(tg, cg, xb, kb, e):
+    """Add one sample's ``e`` (one block) into its control row and its 8 group rows."""
+    for u in range(BLOCK):
+        cg[kb, u] += e[u]
+    for g in range(GROUPS):
+        v = _nibble(xb, g)
+        for u in range(BLOCK):
+            tg[g, v, u] += e[u]
 
 
 @njit(inline="always")
