@@ -197,8 +197,8 @@ def draw_online(seed, step, n_bits, cdf, x, k):
             x[s, b] = z & mask
             u = _uniform(_mix(z ^ _GOLDEN))
             skill = 0
-            while skill < n_skills - 1 and cdf[skill] <= u:
-                skill += 1
+            for j in range(n_skills - 1):     # cdf is sorted: counting beats searching,
+                skill += cdf[j] <= u          # having no branch the loop over b vectorises
             k[s, b] = skill
 
 
