@@ -231,9 +231,11 @@ def targets(x, k, stream, masks, scale, y):
 def _zigzag(j, n):
     """The ``j``-th job of ``n`` in the order 0, n-1, 1, n-2, ...
 
-    Jobs are laid out with their cost growing along the index (members by data size, slots by
-    width), and ``prange`` hands each thread one contiguous range of iterations; in this order
-    every range holds cheap and dear jobs alike, so the threads finish together.
+    Jobs are laid out with their cost growing along the index (members by data size), and
+    ``prange`` hands each thread one contiguous range of iterations; in this order every range
+    holds cheap and dear jobs alike, so the threads finish together. Kernels that keep scratch
+    per worker (:func:`wide_forward`, :func:`lanes_step`, :func:`lanes_scores`) get the same
+    balance by handing worker ``t`` every ``n_workers``-th job from ``t`` on.
     """
     return j // 2 if j % 2 == 0 else n - 1 - j // 2
 
