@@ -120,8 +120,8 @@ class Parameters:
             b2 = model.b2.detach().cpu().numpy()[:, 0, 0]
         if layout.kind == "wide":
             pad = ((0, 0), (0, -width % rowsum.BLOCK))
-            self.arrays = {"w1": np.pad(w1, ((0, 0), *pad)), "b1": np.pad(b1, pad),
-                           "w2": np.pad(w2, pad), "b2": b2.copy()}
+            arrays = {"w1": np.pad(w1, ((0, 0), *pad)), "b1": np.pad(b1, pad),
+                      "w2": np.pad(w2, pad), "b2": b2}
         else:
             widest = int(layout.slot_width.max())
             if np.any(w1[:, :, widest:]) or np.any(w2[:, widest:]):
@@ -129,11 +129,11 @@ class Parameters:
             units = widest + -widest % UNITS_PER_BLOCK
             pad = ((0, 0), (0, max(units - width, 0)))
             w1, b1, w2 = np.pad(w1, ((0, 0), *pad)), np.pad(b1, pad), np.pad(w2, pad)
-            self.arrays = {
-                "w1": np.ascontiguousarray(layout.spread(w1[:, :, :units]).transpose(0, 2, 3, 1)),
-                "b1": np.ascontiguousarray(layout.spread(b1[:, :units]).transpose(0, 2, 1)),
-                "w2": np.ascontiguousarray(layout.spread(w2[:, :units]).transpose(0, 2, 1)),
-                "b2": layout.spread(b2)}
+            arrays = {"w1": layout.spread(w1[:, :, :units]).transpose(0, 2, 3, 1),
+                      "b1": layout.spread(b1[:, :units]).transpose(0, 2, 1),
+                      "w2": layout.spread(w2[:, :units]).transpose(0, 2, 1),
+                      "b2": layout.spread(b2)}
+        self.arrays = {name: _aligned_copy(array) for name, array in arrays.items()}
         self.input_dim, self.width = d, width
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -166,6 +166,13 @@ class Parameters:
         return {"w1": member, "b1": member[:, None, :], "w2": member[:, :, None]}[name]
 
 
+def _aligned_copy(array: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``array`` starting on a cache line (see rowsum.aligned_zeros)."""
+    copy = rowsum.aligned_zeros(array.shape, array.dtype)
+    copy[...] = array
+    return copy
+
+
 class Optimizer:
     """SGD or Adam (``torch.optim`` semantics) over :class:`Parameters`, one rate per member."""
 
@@ -177,9 +184,9 @@ class Optimizer:
         self.eps = np.float32(eps)
         self.n_steps = 0
         shapes = {name: params[name].shape for name in Parameters.NAMES}
-        self.exp_avg = {n: np.zeros(s, np.float32) for n, s in shapes.items()} \
+        self.exp_avg = {n: rowsum.aligned_zeros(s) for n, s in shapes.items()} \
             if kind == "adam" else {}
-        self.exp_avg_sq = {n: np.zeros(s, np.float32) for n, s in shapes.items()} \
+        self.exp_avg_sq = {n: rowsum.aligned_zeros(s) for n, s in shapes.items()} \
             if kind == "adam" else {}
         self._rates, self._rates_for = {}, None
 
@@ -347,27 +354,28 @@ class RowSumEnsemble:
 
     def _allocate(self) -> None:
         """Every buffer a step needs, allocated once (fresh pages each step cost more than
-        the kernels). Tables are ``(A, blocks, 8, 16, BLOCK)``, the unit axis cut into
-        blocks of ``BLOCK`` (both layouts pad their widths to whole blocks)."""
+        the kernels) and on cache lines (:func:`rowsum.aligned_zeros`). Tables are
+        ``(A, blocks, 8, 16, BLOCK)``, the unit axis cut into blocks of ``BLOCK`` (both
+        layouts pad their widths to whole blocks)."""
         w1 = self.params.flat("w1")
         n_slots, n_units = w1.shape[0], w1.shape[2]
         wide = self.layout.kind == "wide"
         n_blocks = n_units // rowsum.BLOCK
-        self.table = np.zeros((n_slots, n_blocks, rowsum.GROUPS, rowsum.TABLE, rowsum.BLOCK),
-                              np.float32)
-        self.control = np.zeros((n_slots, n_blocks, self.n_skills, rowsum.BLOCK), np.float32)
-        self.table_grad = np.zeros_like(self.table)
-        self.control_grad = np.zeros_like(self.control)
-        self.grads = {name: np.zeros_like(self.params[name]) for name in Parameters.NAMES}
+        zeros = rowsum.aligned_zeros
+        tables = (n_slots, n_blocks, rowsum.GROUPS, rowsum.TABLE, rowsum.BLOCK)
+        controls = (n_slots, n_blocks, self.n_skills, rowsum.BLOCK)
+        self.table, self.table_grad = zeros(tables), zeros(tables)
+        self.control, self.control_grad = zeros(controls), zeros(controls)
+        self.grads = {name: zeros(self.params[name].shape) for name in Parameters.NAMES}
         batch = self.data.x.shape[1]
-        self.y = np.zeros((n_slots, batch, self.layout.n_lanes), np.float32)
+        self.y = zeros((n_slots, batch, self.layout.n_lanes))
         self.slot_loss = np.zeros((n_slots, self.layout.n_lanes), np.float32)
         self.pair_scratch = rowsum.pair_scratch()
         if wide:
             shape = (n_slots, n_blocks, max(batch, EVAL_CHUNK))
-            self.partial = np.zeros(shape, np.float32)
-            self.active = np.zeros(shape, np.uint64)
-            self.delta = np.zeros((n_slots, batch), np.float32)
+            self.partial = zeros(shape)
+            self.active = zeros(shape, np.uint64)
+            self.delta = zeros((n_slots, batch))
         else:
             self.partial, self.active = rowsum.lanes_scratch(n_blocks, max(batch, EVAL_CHUNK))
 

@@ -90,6 +90,7 @@ BLOCK = 64                      # hidden units per job in the wide layout (one u
 PAIRS = GROUPS // 2             # byte tables of the wide forward pass (two groups each)
 PAIR_TABLE = TABLE * TABLE      # rows per byte table
 PAIR_MIN_BATCH = 512            # shortest batch for which the byte tables repay their build
+CACHE_LINE = 64                 # bytes
 
 _F0 = np.float32(0.0)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -425,9 +426,24 @@ def _pair_block(pairs, ctl, w, xs, ks, n, partial, active, h):
         active[b] = _relu_pattern(h)
 
 
+def aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
+    """Zeros whose first element starts a cache line.
+
+    NumPy aligns an array to 16 bytes only, so a 64-float table row would begin 16 bytes
+    into a cache line and every 64-byte vector load or store of it would straddle two lines
+    (a split access costs about twice an aligned one). Every array the kernels walk row by
+    row is allocated here.
+    """
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    raw = np.zeros(size + CACHE_LINE, np.uint8)
+    start = -raw.ctypes.data % CACHE_LINE
+    return raw[start:start + size].view(dtype).reshape(shape)
+
+
 def pair_scratch() -> np.ndarray:
     """Scratch space for :func:`wide_forward`'s byte tables: 256 KB per worker thread."""
-    return np.empty((get_num_threads(), PAIRS, PAIR_TABLE, BLOCK), np.float32)
+    return aligned_zeros((get_num_threads(), PAIRS, PAIR_TABLE, BLOCK))
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -550,8 +566,8 @@ def lanes_scratch(n_blocks: int, n_samples: int) -> tuple[np.ndarray, np.ndarray
     """Per-worker scratch for the lanes kernels' forward pass: every block's share of the 16
     outputs on every sample, and its ReLU patterns (``n_samples``: the longest batch)."""
     n_workers = get_num_threads()
-    return (np.empty((n_workers, n_blocks, n_samples, LANES), np.float32),
-            np.empty((n_workers, n_blocks, n_samples), np.uint64))
+    return (aligned_zeros((n_workers, n_blocks, n_samples, LANES)),
+            aligned_zeros((n_workers, n_blocks, n_samples), np.uint64))
 
 
 @njit(inline="always")
