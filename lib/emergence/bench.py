@@ -27,6 +27,12 @@ activations every step, and without these settings half of their time goes to pa
 The row-sum engine allocates nothing per step, so the settings give the references their best
 case. The settings in force are recorded in each row (``malloc``).
 
+Every time is the median of per-step wall times (steps synchronised on a GPU): on a shared
+virtual machine, time stolen by other tenants comes in bursts of tens of milliseconds that
+would dominate a mean of a few steps, and the median is what a step costs between them. The
+mean of the row-sum engine's steps is kept in the JSON (``mean_ms_per_step``); the gap between
+the two says how noisy the run was.
+
 Timings are taken in one process, interleaved engine by engine; when something else shares
 the cores (a background ``make results``), the ratios stay meaningful and the absolute times
 grow, so say what was running next to any figure you quote.
@@ -39,6 +45,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -57,22 +64,33 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _step_seconds(step: Callable[[int], None], n_steps: int, warmup: int,
+                  device: torch.device) -> np.ndarray:
+    """Wall time of each of ``n_steps`` calls ``step(i)``, after ``warmup`` untimed ones."""
+    for i in range(warmup):
+        step(i)
+    _sync(device)
+    seconds = np.empty(n_steps)
+    for i in range(n_steps):
+        start = time.perf_counter()
+        step(warmup + i)
+        _sync(device)
+        seconds[i] = time.perf_counter() - start
+    return seconds
+
+
 def time_ensemble(cfg: MLPExperiment, device: torch.device, n_steps: int, warmup: int,
                   n_seeds: int | None = None, engine: str | None = None) -> dict:
-    """Model-steps and samples per second of the batched ensemble's training step."""
+    """Model-steps and samples per second of the batched ensemble's training step (from the
+    median step; the mean is kept as ``mean_ms_per_step``)."""
     parts = cfg.parts(device, n_seeds, engine=engine)
-    for step in range(warmup):
-        parts.engine.step(step, parts.lr_schedule(step))
-    _sync(device)
-    start = time.perf_counter()
-    for step in range(warmup, warmup + n_steps):
-        parts.engine.step(step, parts.lr_schedule(step))
-    _sync(device)
-    elapsed = time.perf_counter() - start
+    seconds = _step_seconds(lambda step: parts.engine.step(step, parts.lr_schedule(step)),
+                            n_steps, warmup, device)
+    median = float(np.median(seconds))
     members = parts.engine.n_members
     samples = float(np.sum(parts.data.batch_sizes()))
-    return {"members": members, "model_steps_per_s": members * n_steps / elapsed,
-            "samples_per_s": samples * n_steps / elapsed}
+    return {"members": members, "model_steps_per_s": members / median,
+            "samples_per_s": samples / median, "mean_ms_per_step": 1e3 * float(seconds.mean())}
 
 
 class HostBatches:
@@ -114,7 +132,7 @@ def time_baseline(cfg: MLPExperiment, device: torch.device, n_steps: int, warmup
     loss_fn = torch.nn.MSELoss()
     fixed = host.sample(n_data) if n_data is not None else None
 
-    def step() -> None:
+    def step(_: int) -> None:
         if fixed is None:
             inputs, targets = host.sample(batch)
         else:
@@ -126,16 +144,8 @@ def time_baseline(cfg: MLPExperiment, device: torch.device, n_steps: int, warmup
         loss.backward()
         optim.step()
 
-    for _ in range(warmup):
-        step()
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(n_steps):
-        step()
-    _sync(device)
-    elapsed = time.perf_counter() - start
-    return {"baseline_model_steps_per_s": n_steps / elapsed,
-            "baseline_samples_per_s": batch * n_steps / elapsed}
+    median = float(np.median(_step_seconds(step, n_steps, warmup, device)))
+    return {"baseline_model_steps_per_s": 1 / median, "baseline_samples_per_s": batch / median}
 
 
 def machine_ceilings(device: torch.device) -> dict:
@@ -195,9 +205,10 @@ def bench(name: str, device: torch.device, n_steps: int, ceilings: dict,
     fast = time_ensemble(cfg, device, n_steps, warmup, engine=engine)
     members = fast["members"]
     row.update(members=members, ms_per_step=1e3 * members / fast["model_steps_per_s"],
+               mean_ms_per_step=fast["mean_ms_per_step"],
                model_steps_per_s=fast["model_steps_per_s"], samples_per_s=fast["samples_per_s"])
     if torch_reference and engine != "torch":
-        reference = time_ensemble(cfg, device, max(2, n_steps // 5), 1, engine="torch")
+        reference = time_ensemble(cfg, device, max(3, n_steps // 3), 1, engine="torch")
         row["torch_ms_per_step"] = 1e3 * members / reference["model_steps_per_s"]
         row["speedup_vs_torch_ensemble"] = row["torch_ms_per_step"] / row["ms_per_step"]
     row.update(time_baseline(cfg, device, n_steps, warmup))
