@@ -1,0 +1,238 @@
+"""The lanes layout: vector lanes over ``LANES`` seeds of one width.
+
+For the width experiments (widths 1 to 20), where one member's units would not fill a vector.
+A block of ``BLOCK`` floats is 4 units of 16 seeds that share an input stream; a whole group
+is one job (:func:`~emergence.rowsum.lanes_step`): the forward pass block by block over the
+whole batch, then the batch in chunks of ``LANES_CHUNK`` samples, the residual of a chunk
+followed by every block's backward pass over it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import get_num_threads, njit, prange
+
+from .sampling import _parity
+from .tables import (
+    _F0,
+    BLOCK,
+    GROUPS,
+    PAIR_MIN_BATCH,
+    _byte,
+    _fill_pairs,
+    _nibble,
+    _nibbles,
+    _relu_pattern,
+    aligned_zeros,
+)
+
+LANES = 16                      # seeds per group in the lanes layout (one zmm or two ymm)
+
+# After the forward pass, a lanes group walks its batch in chunks of this many samples: the
+# residual of the chunk, then every block's backward pass over it, so that the chunk's
+# residuals (256 samples x 64 floats, 64 KB) are still in cache for every block.
+LANES_CHUNK = 256
+
+
+def lanes_scratch(n_blocks: int, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-worker scratch for the lanes kernels' forward pass: every block's share of the 16
+    outputs on every sample, and its ReLU patterns (``n_samples``: the longest batch)."""
+    n_workers = get_num_threads()
+    return (aligned_zeros((n_workers, n_blocks, n_samples, LANES)),
+            aligned_zeros((n_workers, n_blocks, n_samples), np.uint64))
+
+
+@njit(inline="always")
+def _quarters(block):
+    """A block's 4 units, each a view of its 16 lanes."""
+    return (block[:LANES], block[LANES:2 * LANES], block[2 * LANES:3 * LANES],
+            block[3 * LANES:])
+
+
+@njit(inline="always")
+def _lane_shares(h, w, out):
+    """``out[lane]``: the block's share of each lane's output, its 4 units' ``relu(h) * w``.
+
+    The loop runs to ``out``'s length, which comes from ``b2``'s shape, not to the constant
+    ``LANES``: LLVM unrolls a loop it knows to be 16 long into 16 scalar operations, but makes
+    one of run-time length a vector loop (assembly checked).
+    """
+    h0, h1, h2, h3 = _quarters(h)
+    w0, w1, w2, w3 = _quarters(w)
+    for lane in range(out.shape[0]):
+        out[lane] = (max(h0[lane], _F0) * w0[lane] + max(h1[lane], _F0) * w1[lane]
+                     + max(h2[lane], _F0) * w2[lane] + max(h3[lane], _F0) * w3[lane])
+
+
+@njit(inline="always")
+def _lanes_nibble_block(tab, ctl, w, xs, ks, n, partial, active, h):
+    """One block's forward over ``n`` samples from the 16-row tables: ``partial[b, lane]``,
+    the block's share of each lane's output on sample b, and its ReLU pattern."""
+    for b in range(n):
+        kb = ks[b]
+        v0, v1, v2, v3, v4, v5, v6, v7 = _nibbles(xs[b])
+        for u in range(BLOCK):
+            h[u] = (ctl[kb, u] + tab[0, v0, u] + tab[1, v1, u] + tab[2, v2, u]
+                    + tab[3, v3, u] + tab[4, v4, u] + tab[5, v5, u] + tab[6, v6, u]
+                    + tab[7, v7, u])
+        _lane_shares(h, w, partial[b])
+        active[b] = _relu_pattern(h)
+
+
+@njit(inline="always")
+def _lanes_pair_block(pairs, ctl, w, xs, ks, n, partial, active, h):
+    """As :func:`_lanes_nibble_block`, 5 rows per sample from the byte tables."""
+    for b in range(n):
+        kb, xb = ks[b], xs[b]
+        v0, v1, v2, v3 = _byte(xb, 0), _byte(xb, 1), _byte(xb, 2), _byte(xb, 3)
+        for u in range(BLOCK):
+            h[u] = (ctl[kb, u] + pairs[0, v0, u] + pairs[1, v1, u] + pairs[2, v2, u]
+                    + pairs[3, v3, u])
+        _lane_shares(h, w, partial[b])
+        active[b] = _relu_pattern(h)
+
+
+@njit(inline="always")
+def _lanes_forward(table, control, w2, a, n_blocks, xs, ks, n, partial, active, pairs, h):
+    """Every block of group ``a`` forward over ``n`` samples, with byte tables (built in
+    ``pairs``, per block) when the batch repays them, as in :func:`wide_forward`."""
+    for q in range(n_blocks):
+        w = w2[a, q * BLOCK:(q + 1) * BLOCK]
+        if n >= PAIR_MIN_BATCH:
+            _fill_pairs(table[a, q], pairs)
+            _lanes_pair_block(pairs, control[a, q], w, xs, ks, n, partial[q], active[q], h)
+        else:
+            _lanes_nibble_block(table[a, q], control[a, q], w, xs, ks, n, partial[q],
+                                active[q], h)
+
+
+@njit(inline="always")
+def _lanes_outputs(b2, partial, n_blocks, b, out):
+    """``out[lane]``: each lane's output on sample ``b`` (bias plus every block's share)."""
+    for lane in range(out.shape[0]):
+        out[lane] = b2[lane]
+    for q in range(n_blocks):
+        share = partial[q, b]
+        for lane in range(out.shape[0]):
+            out[lane] += share[lane]
+
+
+@njit(inline="always")
+def _lanes_residual(out, y, scale, delta, total, grad):
+    """One sample's residuals ``scale * (out - y)`` per lane, written 4 times over into the
+    block-long ``delta`` (once per unit of a block); adds to the lanes' squared errors
+    ``total`` and to ``b2``'s gradient ``grad``."""
+    d0, d1, d2, d3 = _quarters(delta)
+    for lane in range(out.shape[0]):
+        err = out[lane] - y[lane]
+        total[lane] += err * err
+        g = scale * err
+        grad[lane] += g
+        d0[lane] = g
+        d1[lane] = g
+        d2[lane] = g
+        d3[lane] = g
+
+
+@njit(inline="always")
+def _scatter(tg, cg, xb, kb, e):
+    """Add one sample's ``e`` (one block) into its control row and its 8 group rows."""
+    for u in range(BLOCK):
+        cg[kb, u] += e[u]
+    for g in range(GROUPS):
+        v = _nibble(xb, g)
+        for u in range(BLOCK):
+            tg[g, v, u] += e[u]
+
+
+@njit(inline="always")
+def _lanes_block_backward(tg, cg, xs, ks, start, stop, delta, active, e):
+    """One block's gradient tables from the residuals ``delta`` of samples ``start:stop`` and
+    their ReLU patterns (as :func:`wide_backward`)."""
+    for b in range(start, stop):
+        bits = active[b]
+        if bits == np.uint64(0):
+            continue
+        d = delta[b - start]
+        for u in range(BLOCK):
+            e[u] = d[u] if (bits >> np.uint64(u)) & np.uint64(1) else _F0
+        _scatter(tg, cg, xs[b], ks[b], e)
+
+
+@njit(inline="always")
+def _used_blocks(width):
+    """Blocks that hold a lanes group's ``width`` units (the rest are padding)."""
+    return (width * LANES + BLOCK - 1) // BLOCK
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, control_grad, gb2,
+               loss, partial, active, scratch):
+    """Forward, residual and backward of every group on its stream's batch (one job per
+    group), leaving in the gradient tables what :func:`weight_gradients` needs.
+
+    Shapes: ``table`` (A, n_blocks, 8, 16, BLOCK), ``control`` (A, n_blocks, n_s, BLOCK), ``w2``
+    (A, U) with the unit axis flattened unit-major (``U = W * LANES``, ``W`` a multiple of
+    4, so a block is 4 units of 16 lanes), ``b2`` (A, LANES), ``y`` (A, B, LANES). Group ``a``
+    reads stream ``a`` of ``x`` and ``k`` and runs only the blocks of its ``widths[a]`` units.
+    ``partial`` and ``active`` (:func:`lanes_scratch`) and ``scratch`` (:func:`pair_scratch`)
+    hold one worker's forward pass each; worker ``t`` takes every ``n_workers``-th group from
+    ``t`` on (groups are laid out narrow to wide, so that balances the workers).
+    """
+    n_slots = table.shape[0]
+    n_lanes = b2.shape[1]
+    n_workers = min(scratch.shape[0], n_slots)
+    scale = np.float32(2.0) / np.float32(batch)
+    for t in prange(n_workers):
+        part, act, pairs = partial[t], active[t], scratch[t]
+        h = np.empty(BLOCK, np.float32)
+        e = np.empty(BLOCK, np.float32)
+        delta = np.empty((LANES_CHUNK, BLOCK), np.float32)
+        out = np.empty(n_lanes, np.float32)
+        total = np.empty(n_lanes, np.float32)
+        grad = np.empty(n_lanes, np.float32)
+        for a in range(t, n_slots, n_workers):
+            used = _used_blocks(widths[a])
+            xs, ks = x[a], k[a]
+            _lanes_forward(table, control, w2, a, used, xs, ks, batch, part, act, pairs, h)
+            table_grad[a] = _F0
+            control_grad[a] = _F0
+            total[:] = _F0
+            grad[:] = _F0
+            for start in range(0, batch, LANES_CHUNK):
+                stop = min(start + LANES_CHUNK, batch)
+                for b in range(start, stop):
+                    _lanes_outputs(b2[a], part, used, b, out)
+                    _lanes_residual(out, y[a, b], scale, delta[b - start], total, grad)
+                for q in range(used):
+                    _lanes_block_backward(table_grad[a, q], control_grad[a, q], xs, ks, start,
+                                          stop, delta, act[q], e)
+            for lane in range(n_lanes):
+                gb2[a, lane] = grad[lane]
+                loss[a, lane] = total[lane] / np.float32(batch)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def lanes_scores(table, control, w2, b2, widths, x, k, n_done, masks, scale, sums, partial,
+                 active, scratch):
+    """Evaluation of every group on a shared chunk (stream 0), summed into ``sums[a, c, skill]``
+    as in :func:`wide_scores`; the scratch arrays as in :func:`lanes_step`."""
+    n_slots = table.shape[0]
+    n_lanes = b2.shape[1]
+    n_workers = min(scratch.shape[0], n_slots)
+    for t in prange(n_workers):
+        part, act, pairs = partial[t], active[t], scratch[t]
+        h = np.empty(BLOCK, np.float32)
+        out = np.empty(n_lanes, np.float32)
+        xs, ks = x[0], k[0]
+        for a in range(t, n_slots, n_workers):
+            used = _used_blocks(widths[a])
+            _lanes_forward(table, control, w2, a, used, xs, ks, n_done, part, act, pairs, h)
+            for b in range(n_done):
+                _lanes_outputs(b2[a], part, used, b, out)
+                xb, kb = xs[b], ks[b]
+                for lane in range(n_lanes):
+                    sign = np.float32(1 - 2 * _parity(xb & masks[a, kb, lane]))
+                    err = scale[a, lane] * sign - out[lane]
+                    sums[a, lane, kb, 0] += out[lane] * sign
+                    sums[a, lane, kb, 1] += err * err

@@ -1,0 +1,189 @@
+"""Layer-1 tables, shared by both layouts.
+
+A sample's pre-activation is its control row plus one row per group of four input bits
+(:mod:`emergence.rowsum` explains the trick). This module fixes the tables' shape, allocates
+arrays on cache lines, builds the tables from ``W1``
+(:func:`~emergence.rowsum.build_tables`) and merges them pairwise into byte tables for long
+batches (``_fill_pairs``), reads a sample's rows from its packed input, keeps a block's ReLU
+pattern as one 64-bit mask, and turns the gradient tables back into the weights' gradients
+(:func:`~emergence.rowsum.fold_gradients`, :func:`~emergence.rowsum.weight_gradients`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import get_num_threads, njit, prange
+
+GROUP_BITS = 4                  # bits per table group
+TABLE = 1 << GROUP_BITS         # rows per group table
+GROUPS = 8                      # groups: up to GROUPS * GROUP_BITS = 32 skill bits
+MAX_BITS = GROUPS * GROUP_BITS
+BLOCK = 64                      # hidden units per job in the wide layout (one uint64 mask)
+PAIRS = GROUPS // 2             # byte tables of the wide forward pass (two groups each)
+PAIR_TABLE = TABLE * TABLE      # rows per byte table
+PAIR_MIN_BATCH = 512            # shortest batch for which the byte tables repay their build
+CACHE_LINE = 64                 # bytes
+
+_F0 = np.float32(0.0)
+
+
+def aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
+    """Zeros whose first element starts a cache line.
+
+    NumPy aligns an array to 16 bytes only, so a 64-float table row would begin 16 bytes
+    into a cache line and every 64-byte vector load or store of it would straddle two lines
+    (a split access costs about twice an aligned one). Every array the kernels walk row by
+    row is allocated here.
+    """
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    raw = np.zeros(size + CACHE_LINE, np.uint8)
+    start = -raw.ctypes.data % CACHE_LINE
+    return raw[start:start + size].view(dtype).reshape(shape)
+
+
+def pair_scratch() -> np.ndarray:
+    """Scratch space for :func:`wide_forward`'s byte tables: 256 KB per worker thread."""
+    return aligned_zeros((get_num_threads(), PAIRS, PAIR_TABLE, BLOCK))
+
+
+@njit(inline="always")
+def _nibble(xb, g):
+    """The value (0..15) of group ``g``'s four bits in the packed input ``xb``."""
+    return np.int64((xb >> np.uint64(GROUP_BITS * g)) & np.uint64(TABLE - 1))
+
+
+@njit(inline="always")
+def _nibbles(xb):
+    """The values (0..15) of the 8 groups of four bits of the packed input ``xb``."""
+    return (_nibble(xb, 0), _nibble(xb, 1), _nibble(xb, 2), _nibble(xb, 3),
+            _nibble(xb, 4), _nibble(xb, 5), _nibble(xb, 6), _nibble(xb, 7))
+
+
+@njit(inline="always")
+def _byte(xb, p):
+    """The value (0..255) of pair ``p``'s eight bits (groups ``2p`` and ``2p + 1``)."""
+    return np.int64((xb >> np.uint64(2 * GROUP_BITS * p)) & np.uint64(PAIR_TABLE - 1))
+
+
+@njit(inline="always")
+def _fill_pairs(tab, pairs):
+    """``pairs[p, v] = tab[2p, v % 16] + tab[2p + 1, v // 16]``: 4 tables of 256 rows."""
+    for p in range(PAIRS):
+        for v in range(PAIR_TABLE):
+            low, high = tab[2 * p, v & (TABLE - 1)], tab[2 * p + 1, v >> GROUP_BITS]
+            out = pairs[p, v]
+            for u in range(BLOCK):
+                out[u] = low[u] + high[u]
+
+
+@njit(inline="always")
+def _relu_pattern(h):
+    """The units of ``h`` (one block) with ``h > 0``, one bit per unit."""
+    bits = np.uint64(0)
+    for u in range(BLOCK):
+        if h[u] > _F0:
+            bits |= np.uint64(1) << np.uint64(u)
+    return bits
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def build_tables(w1, b1, n_skills, table, control):
+    """Layer-1 tables from ``w1`` (A, d, U) and ``b1`` (A, U), cut into unit blocks.
+
+    ``table`` is (A, n_blocks, 8, 16, width) and ``control`` (A, n_blocks, n_s, width), with
+    ``U = n_blocks * width``: ``control[a, q, k] = b1 + w1[k]`` and ``table[a, q, g, v]`` is the
+    sum of the rows of the bits set in ``v`` within group ``g``, both over the units of block
+    ``q``. Blocks make each job's tables one contiguous array. Bits past the input are never
+    set in a sample, so the rows they would add are left out (their entries repeat the row
+    without).
+    """
+    n_slots, n_inputs, _ = w1.shape
+    n_blocks, n_groups, _, width = table.shape[1:]
+    for j in prange(n_slots * n_blocks):
+        a, q = j // n_blocks, j % n_blocks
+        tab, ctl = table[a, q], control[a, q]
+        lo = q * width
+        for kk in range(n_skills):
+            for u in range(width):
+                ctl[kk, u] = b1[a, lo + u] + w1[a, kk, lo + u]
+        for g in range(n_groups):
+            for u in range(width):
+                tab[g, 0, u] = _F0
+            for v in range(1, TABLE):
+                low = v & -v
+                bit = 0
+                while (1 << bit) != low:
+                    bit += 1
+                row = n_skills + GROUP_BITS * g + bit
+                rest = v & (v - 1)
+                if row < n_inputs:
+                    for u in range(width):
+                        tab[g, v, u] = tab[g, rest, u] + w1[a, row, lo + u]
+                else:
+                    for u in range(width):
+                        tab[g, v, u] = tab[g, rest, u]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def fold_gradients(table_grad, control_grad, n_skills, gw1, gb1):
+    """Layer-1 gradients from the gradient tables (the transpose of :func:`build_tables`).
+
+    Whatever the kernels scattered per sample into a control row and its 8 group rows
+    (``dh``, or ``e`` in the wide layout), folding gives its sum against every input:
+    ``gw1[i] = sum_b dh[b] x[b, i]`` and ``gb1 = sum_b dh[b]``.
+    """
+    n_slots, n_inputs, _ = gw1.shape
+    n_blocks, n_groups, _, width = table_grad.shape[1:]
+    for j in prange(n_slots * n_blocks):
+        a, q = j // n_blocks, j % n_blocks
+        tg, cg, lo, hi = table_grad[a, q], control_grad[a, q], q * width, (q + 1) * width
+        bias = gb1[a, lo:hi]
+        bias[:] = _F0
+        for kk in range(n_skills):
+            out, part = gw1[a, kk, lo:hi], cg[kk]
+            for u in range(width):
+                out[u] = part[u]
+                bias[u] += part[u]
+        for g in range(n_groups):
+            for bit in range(GROUP_BITS):
+                row = n_skills + GROUP_BITS * g + bit
+                if row >= n_inputs:
+                    break
+                out = gw1[a, row, lo:hi]
+                out[:] = _F0
+                for v in range(TABLE):
+                    if (v >> bit) & 1:
+                        part = tg[g, v]
+                        for u in range(width):
+                            out[u] += part[u]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def weight_gradients(w1, b1, w2, gw1, gb1, gw2):
+    """Turn the folded sums of ``e`` into the gradients of ``w1``, ``b1`` and ``w2``.
+
+    :func:`wide_backward` and :func:`lanes_step` scatter ``e = delta * [h > 0]`` without the
+    factor ``w2``, so :func:`fold_gradients` leaves ``E[i] = sum_b e[b] x[b, i]`` in ``gw1``
+    and ``E_b = sum_b e[b]`` in ``gb1``. Then ``gw1 = w2 * E``, ``gb1 = w2 * E_b``, and, because
+    ``h = b1 + sum_i x_i w1[i]``,
+
+        gw2 = sum_b delta_b relu(h[b]) = sum_b e[b] h[b] = b1 E_b + sum_i w1[i] E[i],
+
+    so no pre-activation has to be kept or recomputed for ``w2``'s gradient. The sums of
+    products are accumulated in float64. Shapes: ``w1`` (A, d, U), the others (A, U).
+    """
+    n_slots, n_inputs, n_units = w1.shape
+    for a in prange(n_slots):
+        total = np.empty(n_units, np.float64)
+        for u in range(n_units):
+            total[u] = np.float64(b1[a, u]) * np.float64(gb1[a, u])
+        for i in range(n_inputs):
+            for u in range(n_units):
+                total[u] += np.float64(w1[a, i, u]) * np.float64(gw1[a, i, u])
+        for u in range(n_units):
+            gw2[a, u] = np.float32(total[u])
+            gb1[a, u] *= w2[a, u]
+        for i in range(n_inputs):
+            for u in range(n_units):
+                gw1[a, i, u] *= w2[a, u]

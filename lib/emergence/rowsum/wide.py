@@ -1,0 +1,187 @@
+"""The wide layout: vector lanes over a member's hidden units.
+
+For the time and data experiments (widths 100 to 1000, every member its own data). A job is
+one member and one block of ``BLOCK`` units; its tables stay in L1 while the whole batch
+streams past. :func:`~emergence.rowsum.wide_forward` writes each block's share of the outputs
+and its ReLU patterns, :func:`~emergence.rowsum.wide_residual` sums the shares into outputs and
+residuals, and :func:`~emergence.rowsum.wide_backward` scatters the residuals into the
+gradient tables.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .sampling import _parity
+from .tables import (
+    _F0,
+    BLOCK,
+    GROUPS,
+    PAIR_MIN_BATCH,
+    _byte,
+    _fill_pairs,
+    _nibble,
+    _nibbles,
+    _relu_pattern,
+)
+
+
+@njit(inline="always")
+def _zigzag(j, n):
+    """The ``j``-th job of ``n`` in the order 0, n-1, 1, n-2, ...
+
+    Jobs are laid out with their cost growing along the index (members by data size), and
+    ``prange`` hands each thread one contiguous range of iterations; in this order every range
+    holds cheap and dear jobs alike, so the threads finish together. Kernels that keep scratch
+    per worker (:func:`wide_forward`, :func:`lanes_step`, :func:`lanes_scores`) get the same
+    balance by handing worker ``t`` every ``n_workers``-th job from ``t`` on.
+    """
+    return j // 2 if j % 2 == 0 else n - 1 - j // 2
+
+
+@njit(inline="always")
+def _block_job(j, n_slots, n_blocks):
+    """Job ``j`` of the wide kernels (in zigzag order): its member and block."""
+    job = _zigzag(j, n_slots * n_blocks)
+    return job // n_blocks, job % n_blocks
+
+
+@njit(inline="always")
+def _nibble_block(tab, ctl, w, xs, ks, n, partial, active, h):
+    """One block's forward over ``n`` samples, 9 rows per sample (for short batches)."""
+    for b in range(n):
+        kb = ks[b]
+        v0, v1, v2, v3, v4, v5, v6, v7 = _nibbles(xs[b])
+        acc = _F0
+        for u in range(BLOCK):
+            hu = (ctl[kb, u] + tab[0, v0, u] + tab[1, v1, u] + tab[2, v2, u]
+                  + tab[3, v3, u] + tab[4, v4, u] + tab[5, v5, u] + tab[6, v6, u]
+                  + tab[7, v7, u])
+            h[u] = hu
+            acc += max(hu, _F0) * w[u]
+        partial[b] = acc
+        active[b] = _relu_pattern(h)
+
+
+@njit(inline="always")
+def _pair_block(pairs, ctl, w, xs, ks, n, partial, active, h):
+    """One block's forward over ``n`` samples, 5 rows per sample from the pair tables."""
+    for b in range(n):
+        kb, xb = ks[b], xs[b]
+        v0, v1, v2, v3 = _byte(xb, 0), _byte(xb, 1), _byte(xb, 2), _byte(xb, 3)
+        acc = _F0
+        for u in range(BLOCK):
+            hu = ctl[kb, u] + pairs[0, v0, u] + pairs[1, v1, u] + pairs[2, v2, u] + pairs[3, v3, u]
+            h[u] = hu
+            acc += max(hu, _F0) * w[u]
+        partial[b] = acc
+        active[b] = _relu_pattern(h)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def wide_forward(table, control, w2, x, k, stream, size, partial, active, scratch):
+    """Each block's share ``partial[a, q, b]`` of member a's output on sample b, and the
+    block's ReLU pattern on that sample, one bit per unit: ``active[a, q, b]``.
+
+    Every block is ``BLOCK`` units wide (the engine pads the width with units that stay 0), so
+    the unit loops have a fixed length and vectorise. A block whose batch has at least
+    ``PAIR_MIN_BATCH`` samples first merges its 8 group tables pairwise into 4 tables of 256
+    rows (one per byte of the input, 256 KB, which stay in the L2 cache) and then adds 5 rows
+    per sample instead of 9; a shorter batch would not repay the 1024 rows that costs, and
+    reads the 16-row tables (32 KB, in L1) directly. ``scratch`` (:func:`pair_scratch`) has
+    one set of byte tables per worker: worker ``t`` takes every ``n_workers``-th job from
+    ``t`` on (jobs are laid out cheap to dear, so that balances the workers).
+    """
+    n_slots, n_blocks = table.shape[:2]
+    n_jobs = n_slots * n_blocks
+    n_workers = min(scratch.shape[0], n_jobs)
+    for t in prange(n_workers):
+        pairs = scratch[t]
+        h = np.empty(BLOCK, np.float32)
+        for job in range(t, n_jobs, n_workers):
+            a, q = job // n_blocks, job % n_blocks
+            s, n = stream[a], size[a]
+            ctl, w = control[a, q], w2[a, q * BLOCK:(q + 1) * BLOCK]
+            if n >= PAIR_MIN_BATCH:
+                _fill_pairs(table[a, q], pairs)
+                _pair_block(pairs, ctl, w, x[s], k[s], n, partial[a, q], active[a, q], h)
+            else:
+                _nibble_block(table[a, q], ctl, w, x[s], k[s], n, partial[a, q], active[a, q], h)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def wide_residual(partial, b2, y, size, delta, loss, gb2):
+    """Outputs, the per-member mean-squared error and ``delta = dLoss/dOutput``."""
+    n_slots, n_blocks, _ = partial.shape
+    for j in prange(n_slots):
+        a = _zigzag(j, n_slots)
+        weight = np.float32(1.0) / np.float32(size[a])
+        total, grad = np.float32(0.0), np.float32(0.0)
+        for b in range(size[a]):
+            out = b2[a]
+            for blk in range(n_blocks):
+                out += partial[a, blk, b]
+            err = out - y[a, b, 0]
+            total += err * err
+            delta[a, b] = np.float32(2.0) * err * weight
+            grad += delta[a, b]
+        loss[a] = total * weight
+        gb2[a] = grad
+
+
+@njit(inline="always")
+def _add_where_active(row, d, bits):
+    """``row[u] += d`` for the units ``u`` whose bit is set in ``bits``.
+
+    With ``d`` a scalar the loop touches one array, so LLVM needs no run-time check that two
+    arrays overlap; writing ``e = d * [active]`` into a buffer first and adding that to the 9
+    rows cost 7-50 % more (one thread, batch 4000).
+    """
+    for u in range(BLOCK):
+        row[u] += d if (bits >> np.uint64(u)) & np.uint64(1) else _F0
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def wide_backward(x, k, stream, size, delta, active, table_grad, control_grad):
+    """Gradient tables from ``delta`` and the ReLU patterns of :func:`wide_forward`.
+
+    Sample b adds ``e = delta_b * [h > 0]`` into its control row and its 8 group rows; a
+    sample with no active unit in the block is skipped. No pre-activation is recomputed
+    (:func:`weight_gradients` says why none is needed).
+    """
+    n_slots, n_blocks = table_grad.shape[:2]
+    for j in prange(n_slots * n_blocks):
+        a, q = _block_job(j, n_slots, n_blocks)
+        s = stream[a]
+        tg, cg = table_grad[a, q], control_grad[a, q]
+        tg[...] = _F0
+        cg[...] = _F0
+        for b in range(size[a]):
+            bits = active[a, q, b]
+            if bits == np.uint64(0):
+                continue
+            xb, d = x[s, b], delta[a, b]
+            _add_where_active(cg[k[s, b]], d, bits)
+            for g in range(GROUPS):
+                _add_where_active(tg[g, _nibble(xb, g)], d, bits)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def wide_scores(partial, b2, x, k, masks, scale, n_done, sums):
+    """Add one chunk of evaluation outputs into ``sums[a, 0, skill, :]``.
+
+    The evaluation set is shared by all members (stream 0); ``sums[..., 0]`` collects
+    ``f * sign`` and ``sums[..., 1]`` collects ``(scale * sign - f)**2``.
+    """
+    n_slots, n_blocks, _ = partial.shape
+    for a in prange(n_slots):
+        for b in range(n_done):
+            out = b2[a]
+            for blk in range(n_blocks):
+                out += partial[a, blk, b]
+            kb = k[0, b]
+            sign = np.float32(1 - 2 * _parity(x[0, b] & masks[a, kb, 0]))
+            err = scale[a, 0] * sign - out
+            sums[a, 0, kb, 0] += out * sign
+            sums[a, 0, kb, 1] += err * err
