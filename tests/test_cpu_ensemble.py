@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import numba
 import numpy as np
 import pytest
 import torch
@@ -165,6 +166,21 @@ def test_every_array_the_kernels_walk_by_rows_starts_a_cache_line(name):
               engine.partial, engine.active, engine.pair_scratch,
               *engine.params.arrays.values(), *engine.grads.values()]
     assert all(array.ctypes.data % rowsum.CACHE_LINE == 0 for array in arrays)
+
+
+def test_relu_pattern_sets_one_bit_per_positive_unit():
+    from emergence.rowsum.tables import _relu_pattern
+
+    @numba.njit
+    def pattern(h):
+        return _relu_pattern(h)
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        h = rng.standard_normal(rowsum.BLOCK).astype(np.float32)
+        h[rng.integers(0, rowsum.BLOCK, 5)] = rng.choice([0.0, -0.0, np.nan], 5)
+        expected = sum(1 << u for u in range(rowsum.BLOCK) if h[u] > 0)
+        assert int(pattern(h)) == expected
 
 
 def test_unequal_widths_keep_their_padding_at_zero():

@@ -12,7 +12,9 @@ pattern as one 64-bit mask, and turns the gradient tables back into the weights'
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from llvmlite import ir
+from numba import get_num_threads, njit, prange, types
+from numba.extending import intrinsic
 
 GROUP_BITS = 4                  # bits per table group
 TABLE = 1 << GROUP_BITS         # rows per group table
@@ -77,14 +79,24 @@ def _fill_pairs(tab, pairs):
                 out[u] = low[u] + high[u]
 
 
-@njit(inline="always")
-def _relu_pattern(h):
-    """The units of ``h`` (one block) with ``h > 0``, one bit per unit."""
-    bits = np.uint64(0)
-    for u in range(BLOCK):
-        if h[u] > _F0:
-            bits |= np.uint64(1) << np.uint64(u)
-    return bits
+@intrinsic
+def _relu_pattern(typingctx, h):
+    """The units of ``h`` (one block: ``BLOCK`` contiguous floats) with ``h > 0``, one bit per
+    unit, written straight in LLVM IR: a compare of the whole block, its 64 one-bit results
+    read as one 64-bit integer (on AVX-512, 4 vector compares into mask registers and their
+    concatenation). The same test as a loop (``bits |= (h[u] > 0) << u``) compiles to an
+    OR-reduction of 64-bit lanes, about 25 instructions per block; the forward pass of a paper
+    ``mlp_time`` step took 8-10 % longer with it (one thread)."""
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        block = ir.VectorType(ir.FloatType(), BLOCK)
+        values = builder.load(builder.bitcast(array.data, block.as_pointer()), align=4)
+        positive = builder.fcmp_ordered(">", values, ir.Constant(block, None))
+        return builder.bitcast(positive, ir.IntType(BLOCK))
+    if isinstance(h, types.Array) and h.dtype == types.float32 and h.ndim == 1 \
+            and h.layout == "C":    # the load assumes BLOCK contiguous floats
+        return types.uint64(h), codegen
+    return None
 
 
 @njit(parallel=True, fastmath=True, cache=True)
