@@ -95,6 +95,20 @@ def test_one_step_with_the_byte_tables_equals_autograd(name):
         assert relative_error(getattr(model, param).grad.numpy(), grads[param]) <= TOLERANCE, param
 
 
+@pytest.mark.parametrize("name, n_bits", [("mlp_time", 14), ("mlp_params", 10),
+                                          ("calib_data", 31)])
+def test_one_step_with_a_partial_last_group_equals_autograd(name, n_bits):
+    """Skill bits that do not fill their last group of four: the fold writes gradient rows
+    for the inputs there are and none past them."""
+    cfg, reference, fast = both_engines(name, n_bits=n_bits)
+    loss = fast.engine.compute_gradients(0)
+    model = reference.engine.model
+    assert relative_error(torch_step(model, *torch_batch(fast.engine, cfg)), loss) <= TOLERANCE
+    grads = fast.engine.member_gradients()
+    for param in ("w1", "b1", "w2", "b2"):
+        assert relative_error(getattr(model, param).grad.numpy(), grads[param]) <= TOLERANCE, param
+
+
 def test_data_members_are_padded_to_the_largest_batch():
     cfg, _, fast = both_engines("mlp_data")
     fast.engine.compute_gradients(0)
