@@ -356,7 +356,8 @@ class RowSumEnsemble:
         """Every buffer a step needs, allocated once (fresh pages each step cost more than
         the kernels) and on cache lines (:func:`rowsum.aligned_zeros`). Tables are
         ``(A, blocks, 8, 16, BLOCK)``, the unit axis cut into blocks of ``BLOCK`` (both
-        layouts pad their widths to whole blocks)."""
+        layouts pad their widths to whole blocks); the wide layout's gradient tables are
+        one block's per worker (:func:`rowsum.gradient_scratch`)."""
         w1 = self.params.flat("w1")
         n_slots, n_units = w1.shape[0], w1.shape[2]
         wide = self.layout.kind == "wide"
@@ -364,8 +365,7 @@ class RowSumEnsemble:
         zeros = rowsum.aligned_zeros
         tables = (n_slots, n_blocks, rowsum.GROUPS, rowsum.TABLE, rowsum.BLOCK)
         controls = (n_slots, n_blocks, self.n_skills, rowsum.BLOCK)
-        self.table, self.table_grad = zeros(tables), zeros(tables)
-        self.control, self.control_grad = zeros(controls), zeros(controls)
+        self.table, self.control = zeros(tables), zeros(controls)
         self.grads = {name: zeros(self.params[name].shape) for name in Parameters.NAMES}
         batch = self.data.x.shape[1]
         self.y = zeros((n_slots, batch, self.layout.n_lanes))
@@ -376,7 +376,9 @@ class RowSumEnsemble:
             self.partial = zeros(shape)
             self.active = zeros(shape, np.uint64)
             self.delta = zeros((n_slots, batch))
+            self.table_grad, self.control_grad = rowsum.gradient_scratch(self.n_skills)
         else:
+            self.table_grad, self.control_grad = zeros(tables), zeros(controls)
             self.partial, self.active = rowsum.lanes_scratch(n_blocks, max(batch, EVAL_CHUNK))
 
     def _build_tables(self) -> None:
@@ -397,13 +399,13 @@ class RowSumEnsemble:
             rowsum.wide_residual(self.partial, p["b2"], self.y, data.size, self.delta,
                                  self.slot_loss[:, 0], g["b2"])
             rowsum.wide_backward(data.x, data.k, data.stream, data.size, self.delta,
-                                 self.active, self.table_grad, self.control_grad)
+                                 self.active, self.table_grad, self.control_grad, gw1, gb1)
         else:
             rowsum.lanes_step(self.table, self.control, p.flat("w2")[:, 0], p["b2"],
                               self.layout.slot_width, data.x, data.k, self.y, data.x.shape[1],
                               self.table_grad, self.control_grad, g["b2"], self.slot_loss,
                               self.partial, self.active, self.pair_scratch)
-        rowsum.fold_gradients(self.table_grad, self.control_grad, self.n_skills, gw1, gb1)
+            rowsum.fold_gradients(self.table_grad, self.control_grad, gw1, gb1)
         rowsum.weight_gradients(p.flat("w1"), p.flat("b1")[:, 0], p.flat("w2")[:, 0], gw1, gb1,
                                 p.flat("w2", g["w2"])[:, 0])
         return self.layout.gather(self.slot_loss)

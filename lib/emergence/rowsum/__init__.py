@@ -20,7 +20,8 @@ additions for the paper's 32 bits instead of a 37-long dot product per unit.
 
 The backward pass runs the same tables in reverse. The error signal of a unit
 (``e = delta * [h > 0]``, with ``delta`` the output residual) is added into a gradient table
-``dT[g, v]`` and ``dTc[skill]``; once per step the tables are folded into the weight gradients:
+``dT[g, v]`` and ``dTc[skill]``; once per step the tables are folded into the weight gradients
+(in the wide layout each block's tables as soon as its backward pass is done):
 ``dW1[n_s + 4g + j] = sum of dT[g, v] over the v with bit j set``, ``dW1[k] = dTc[k]`` and
 ``db1 = sum_k dTc[k]``, each finally multiplied by ``w2``. The same folded sums give ``w2``'s
 gradient without ever keeping ``h``: ``sum over samples of e * h = b1 * sum_k dTc[k] + sum_i
@@ -39,11 +40,14 @@ additions.
   gradient). A forward pass writes each block's share of the output and keeps the block's
   ReLU pattern of each sample as one 64-bit mask; after the residual, a backward pass reads
   the mask back, so no pre-activation is stored or recomputed, and skips the samples with no
-  active unit in the block. For batches of 512 samples or more the forward pass first merges
-  the 8 group tables pairwise into 4 *byte tables* of 256 rows (``T[2p, v % 16] + T[2p + 1,
-  v // 16]``, 256 KB, kept in L2) and adds 5 rows per sample instead of 9; the backward pass
-  keeps the 16-row gradient tables, since adding into rows that live in L2 costs more than
-  the 4 rows it would save (both measured).
+  active unit in the block; its gradient tables are a worker's scratch, folded into the
+  weight gradients while still in L1 (kept per block for the whole ensemble they would be
+  written to memory and read back: 52 MB each way per step in ``calib_data``). For batches
+  of 512 samples or more the forward pass first merges the 8 group tables pairwise into 4
+  *byte tables* of 256 rows (``T[2p, v % 16] + T[2p + 1, v // 16]``, 256 KB, kept in L2)
+  and adds 5 rows per sample instead of 9; the backward pass keeps the 16-row gradient
+  tables, since adding into rows that live in L2 costs more than the 4 rows it would save
+  (both measured).
 - *lanes* (width experiments, widths 1 to 20): vector lanes run over ``LANES`` seeds of one
   width that share an input stream (each seed still has its own skill subsets, so its own
   targets, and its own weights). A block of ``BLOCK`` floats is then 4 units of 16 seeds, and
@@ -98,12 +102,13 @@ from .tables import (
     pair_scratch,
     weight_gradients,
 )
-from .wide import wide_backward, wide_forward, wide_residual, wide_scores
+from .wide import gradient_scratch, wide_backward, wide_forward, wide_residual, wide_scores
 
 __all__ = [
     "AVX512", "BLOCK", "CACHE_LINE", "DOWNCLOCKING_CPUS", "GROUPS", "GROUP_BITS", "LANES",
     "LANES_CHUNK", "MAX_BITS", "PAIRS", "PAIR_MIN_BATCH", "PAIR_TABLE", "TABLE", "WIDE_VECTORS",
     "adam_update", "aligned_zeros", "build_tables", "draw_online", "fold_gradients",
+    "gradient_scratch",
     "lanes_scores", "lanes_scratch", "lanes_step", "pair_scratch", "sgd_update", "shuffle",
     "targets", "weight_gradients", "wide_backward", "wide_forward", "wide_residual",
     "wide_scores", "wide_vector_features",

@@ -138,38 +138,46 @@ def build_tables(w1, b1, n_skills, table, control):
                         tab[g, v, u] = tab[g, rest, u]
 
 
+@njit(inline="always")
+def _fold_block(tg, cg, gw1, gb1, a, lo):
+    """Fold one block's gradient tables into ``gw1[a, :, lo:lo + width]`` and ``gb1``."""
+    n_skills, width = cg.shape
+    n_inputs = gw1.shape[1]
+    bias = gb1[a, lo:lo + width]
+    bias[:] = _F0
+    for kk in range(n_skills):
+        out, part = gw1[a, kk, lo:lo + width], cg[kk]
+        for u in range(width):
+            out[u] = part[u]
+            bias[u] += part[u]
+    for g in range(tg.shape[0]):
+        for bit in range(GROUP_BITS):
+            row = n_skills + GROUP_BITS * g + bit
+            if row >= n_inputs:
+                break
+            out = gw1[a, row, lo:lo + width]
+            out[:] = _F0
+            for v in range(TABLE):
+                if (v >> bit) & 1:
+                    part = tg[g, v]
+                    for u in range(width):
+                        out[u] += part[u]
+
+
 @njit(parallel=True, fastmath=True, cache=True)
-def fold_gradients(table_grad, control_grad, n_skills, gw1, gb1):
+def fold_gradients(table_grad, control_grad, gw1, gb1):
     """Layer-1 gradients from the gradient tables (the transpose of :func:`build_tables`).
 
     Whatever the kernels scattered per sample into a control row and its 8 group rows
-    (``dh``, or ``e`` in the wide layout), folding gives its sum against every input:
-    ``gw1[i] = sum_b dh[b] x[b, i]`` and ``gb1 = sum_b dh[b]``.
+    (``e``), folding gives its sum against every input: ``gw1[i] = sum_b e[b] x[b, i]`` and
+    ``gb1 = sum_b e[b]``. The lanes layout folds here once per step; :func:`wide_backward`
+    folds each block itself (``_fold_block``).
     """
-    n_slots, n_inputs, _ = gw1.shape
-    n_blocks, n_groups, _, width = table_grad.shape[1:]
+    n_slots, n_blocks = table_grad.shape[:2]
+    width = table_grad.shape[-1]
     for j in prange(n_slots * n_blocks):
         a, q = j // n_blocks, j % n_blocks
-        tg, cg, lo, hi = table_grad[a, q], control_grad[a, q], q * width, (q + 1) * width
-        bias = gb1[a, lo:hi]
-        bias[:] = _F0
-        for kk in range(n_skills):
-            out, part = gw1[a, kk, lo:hi], cg[kk]
-            for u in range(width):
-                out[u] = part[u]
-                bias[u] += part[u]
-        for g in range(n_groups):
-            for bit in range(GROUP_BITS):
-                row = n_skills + GROUP_BITS * g + bit
-                if row >= n_inputs:
-                    break
-                out = gw1[a, row, lo:hi]
-                out[:] = _F0
-                for v in range(TABLE):
-                    if (v >> bit) & 1:
-                        part = tg[g, v]
-                        for u in range(width):
-                            out[u] += part[u]
+        _fold_block(table_grad[a, q], control_grad[a, q], gw1, gb1, a, q * width)
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -177,9 +185,9 @@ def weight_gradients(w1, b1, w2, gw1, gb1, gw2):
     """Turn the folded sums of ``e`` into the gradients of ``w1``, ``b1`` and ``w2``.
 
     :func:`wide_backward` and :func:`lanes_step` scatter ``e = delta * [h > 0]`` without the
-    factor ``w2``, so :func:`fold_gradients` leaves ``E[i] = sum_b e[b] x[b, i]`` in ``gw1``
-    and ``E_b = sum_b e[b]`` in ``gb1``. Then ``gw1 = w2 * E``, ``gb1 = w2 * E_b``, and, because
-    ``h = b1 + sum_i x_i w1[i]``,
+    factor ``w2``, so folding the tables (:func:`fold_gradients`) leaves ``E[i] = sum_b e[b]
+    x[b, i]`` in ``gw1`` and ``E_b = sum_b e[b]`` in ``gb1``. Then ``gw1 = w2 * E``,
+    ``gb1 = w2 * E_b``, and, because ``h = b1 + sum_i x_i w1[i]``,
 
         gw2 = sum_b delta_b relu(h[b]) = sum_b e[b] h[b] = b1 E_b + sum_i w1[i] E[i],
 

@@ -11,7 +11,7 @@ gradient tables.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from .sampling import _parity
 from .tables import (
@@ -19,11 +19,14 @@ from .tables import (
     BLOCK,
     GROUPS,
     PAIR_MIN_BATCH,
+    TABLE,
     _byte,
     _fill_pairs,
+    _fold_block,
     _nibble,
     _nibbles,
     _relu_pattern,
+    aligned_zeros,
 )
 
 
@@ -142,29 +145,44 @@ def _add_where_active(row, d, bits):
         row[u] += d if (bits >> np.uint64(u)) & np.uint64(1) else _F0
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def wide_backward(x, k, stream, size, delta, active, table_grad, control_grad):
-    """Gradient tables from ``delta`` and the ReLU patterns of :func:`wide_forward`.
+def gradient_scratch(n_skills: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-worker gradient tables for :func:`wide_backward`: 8 x 16 rows and ``n_skills``
+    control rows of one block (33 KB per worker thread)."""
+    n_workers = get_num_threads()
+    return (aligned_zeros((n_workers, GROUPS, TABLE, BLOCK)),
+            aligned_zeros((n_workers, n_skills, BLOCK)))
 
-    Sample b adds ``e = delta_b * [h > 0]`` into its control row and its 8 group rows; a
-    sample with no active unit in the block is skipped. No pre-activation is recomputed
-    (:func:`weight_gradients` says why none is needed).
+
+@njit(parallel=True, fastmath=True, cache=True)
+def wide_backward(x, k, stream, size, delta, active, table_grad, control_grad, gw1, gb1):
+    """Layer-1 gradient sums from ``delta`` and the ReLU patterns of :func:`wide_forward`.
+
+    Sample b adds ``e = delta_b * [h > 0]`` into its control row and its 8 group rows of the
+    block's gradient tables; a sample with no active unit in the block is skipped. The tables
+    are a worker's (:func:`gradient_scratch`, in L1) and are folded into ``gw1`` and ``gb1``
+    (as :func:`fold_gradients` does) as soon as the block is done, so they never travel to
+    memory. No pre-activation is recomputed (:func:`weight_gradients` says why none is
+    needed).
     """
-    n_slots, n_blocks = table_grad.shape[:2]
-    for j in prange(n_slots * n_blocks):
-        a, q = _block_job(j, n_slots, n_blocks)
-        s = stream[a]
-        tg, cg = table_grad[a, q], control_grad[a, q]
-        tg[...] = _F0
-        cg[...] = _F0
-        for b in range(size[a]):
-            bits = active[a, q, b]
-            if bits == np.uint64(0):
-                continue
-            xb, d = x[s, b], delta[a, b]
-            _add_where_active(cg[k[s, b]], d, bits)
-            for g in range(GROUPS):
-                _add_where_active(tg[g, _nibble(xb, g)], d, bits)
+    n_slots, n_blocks, _ = active.shape
+    n_jobs = n_slots * n_blocks
+    n_workers = min(table_grad.shape[0], n_jobs)
+    for t in prange(n_workers):
+        tg, cg = table_grad[t], control_grad[t]
+        for job in range(t, n_jobs, n_workers):
+            a, q = job // n_blocks, job % n_blocks
+            s = stream[a]
+            tg[...] = _F0
+            cg[...] = _F0
+            for b in range(size[a]):
+                bits = active[a, q, b]
+                if bits == np.uint64(0):
+                    continue
+                xb, d = x[s, b], delta[a, b]
+                _add_where_active(cg[k[s, b]], d, bits)
+                for g in range(GROUPS):
+                    _add_where_active(tg[g, _nibble(xb, g)], d, bits)
+            _fold_block(tg, cg, gw1, gb1, a, q * BLOCK)
 
 
 @njit(parallel=True, fastmath=True, cache=True)
