@@ -36,18 +36,12 @@ def _zigzag(j, n):
 
     Jobs are laid out with their cost growing along the index (members by data size), and
     ``prange`` hands each thread one contiguous range of iterations; in this order every range
-    holds cheap and dear jobs alike, so the threads finish together. Kernels that keep scratch
-    per worker (:func:`wide_forward`, :func:`lanes_step`, :func:`lanes_scores`) get the same
-    balance by handing worker ``t`` every ``n_workers``-th job from ``t`` on.
+    holds cheap and dear jobs alike, so the threads finish together (:func:`wide_residual`).
+    Kernels that keep scratch per worker (:func:`wide_forward`, :func:`wide_backward`,
+    :func:`lanes_step`, :func:`lanes_scores`) get the same balance by handing worker ``t``
+    every ``n_workers``-th job from ``t`` on.
     """
     return j // 2 if j % 2 == 0 else n - 1 - j // 2
-
-
-@njit(inline="always")
-def _block_job(j, n_slots, n_blocks):
-    """Job ``j`` of the wide kernels (in zigzag order): its member and block."""
-    job = _zigzag(j, n_slots * n_blocks)
-    return job // n_blocks, job % n_blocks
 
 
 @njit(inline="always")
