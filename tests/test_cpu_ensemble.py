@@ -64,17 +64,21 @@ def torch_step(model: MLPEnsemble, inputs, targets, weights) -> np.ndarray:
     return member_loss.detach().numpy()
 
 
-@pytest.mark.parametrize("name", ["mlp_time", "mlp_data", "calib_data", "mlp_params",
-                                  "calib_params"])
-def test_one_step_losses_and_gradients_equal_autograd(name):
-    cfg, reference, fast = both_engines(name)
+def assert_one_step_equals_autograd(cfg, reference, fast) -> None:
+    """One step of the CPU engine: its losses and every gradient equal autograd's on the
+    same batch, within TOLERANCE."""
     loss = fast.engine.compute_gradients(0)
     model = reference.engine.model
-    expected = torch_step(model, *torch_batch(fast.engine, cfg))
-    assert relative_error(expected, loss) <= TOLERANCE
+    assert relative_error(torch_step(model, *torch_batch(fast.engine, cfg)), loss) <= TOLERANCE
     grads = fast.engine.member_gradients()
     for param in ("w1", "b1", "w2", "b2"):
         assert relative_error(getattr(model, param).grad.numpy(), grads[param]) <= TOLERANCE, param
+
+
+@pytest.mark.parametrize("name", ["mlp_time", "mlp_data", "calib_data", "mlp_params",
+                                  "calib_params"])
+def test_one_step_losses_and_gradients_equal_autograd(name):
+    assert_one_step_equals_autograd(*both_engines(name))
 
 
 @pytest.mark.parametrize("name", ["mlp_time", "mlp_data", "mlp_params"])
@@ -87,12 +91,7 @@ def test_one_step_with_the_byte_tables_equals_autograd(name):
     cfg, reference, fast = both_engines(name, batch_size=batch, n_bits=32, bits_per_skill=3,
                                         **changes)
     assert fast.engine.data.batch_sizes().min() >= rowsum.PAIR_MIN_BATCH
-    loss = fast.engine.compute_gradients(0)
-    model = reference.engine.model
-    assert relative_error(torch_step(model, *torch_batch(fast.engine, cfg)), loss) <= TOLERANCE
-    grads = fast.engine.member_gradients()
-    for param in ("w1", "b1", "w2", "b2"):
-        assert relative_error(getattr(model, param).grad.numpy(), grads[param]) <= TOLERANCE, param
+    assert_one_step_equals_autograd(cfg, reference, fast)
 
 
 @pytest.mark.parametrize("name, n_bits", [("mlp_time", 14), ("mlp_params", 10),
@@ -100,13 +99,7 @@ def test_one_step_with_the_byte_tables_equals_autograd(name):
 def test_one_step_with_a_partial_last_group_equals_autograd(name, n_bits):
     """Skill bits that do not fill their last group of four: the fold writes gradient rows
     for the inputs there are and none past them."""
-    cfg, reference, fast = both_engines(name, n_bits=n_bits)
-    loss = fast.engine.compute_gradients(0)
-    model = reference.engine.model
-    assert relative_error(torch_step(model, *torch_batch(fast.engine, cfg)), loss) <= TOLERANCE
-    grads = fast.engine.member_gradients()
-    for param in ("w1", "b1", "w2", "b2"):
-        assert relative_error(getattr(model, param).grad.numpy(), grads[param]) <= TOLERANCE, param
+    assert_one_step_equals_autograd(*both_engines(name, n_bits=n_bits))
 
 
 def test_data_members_are_padded_to_the_largest_batch():
