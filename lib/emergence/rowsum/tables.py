@@ -44,6 +44,21 @@ def aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
     return raw[start:start + size].view(dtype).reshape(shape)
 
 
+@njit(inline="always")
+def _aligned_empty(size):
+    """A kernel's own float32 scratch of ``size`` elements, starting a cache line.
+
+    Numba's ``np.empty`` aligns to 32 bytes, so a block-long buffer starts half a line in
+    on about every other call, and then every vector load and store of it straddles two
+    lines. The lanes backward pass reads its buffer ``e`` 9 times per sample: with ``e``
+    half a line in, :func:`~emergence.rowsum.lanes_step` took 3-10 % longer on a paper
+    ``mlp_params`` step (one thread, the two versions alternating in one process).
+    """
+    raw = np.empty(size + CACHE_LINE // 4, np.float32)
+    start = (CACHE_LINE - raw.ctypes.data % CACHE_LINE) % CACHE_LINE // 4
+    return raw[start:start + size]
+
+
 def pair_scratch() -> np.ndarray:
     """Scratch space for :func:`wide_forward`'s byte tables: 256 KB per worker thread."""
     return aligned_zeros((get_num_threads(), PAIRS, PAIR_TABLE, BLOCK))

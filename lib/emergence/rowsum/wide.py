@@ -20,6 +20,7 @@ from .tables import (
     GROUPS,
     PAIR_MIN_BATCH,
     TABLE,
+    _aligned_empty,
     _byte,
     _fill_pairs,
     _fold_block,
@@ -95,7 +96,7 @@ def wide_forward(table, control, w2, x, k, stream, size, partial, active, scratc
     n_workers = min(scratch.shape[0], n_jobs)
     for t in prange(n_workers):
         pairs = scratch[t]
-        h = np.empty(BLOCK, np.float32)
+        h = _aligned_empty(BLOCK)
         for job in range(t, n_jobs, n_workers):
             a, q = job // n_blocks, job % n_blocks
             s, n = stream[a], size[a]
