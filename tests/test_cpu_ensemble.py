@@ -174,7 +174,8 @@ def test_kernel_scratch_starts_a_cache_line():
         out = np.empty((n_calls, 2), np.int64)
         for i in range(n_calls):
             buffer = _aligned_empty(size)
-            out[i] = buffer.ctypes.data, buffer.size
+            out[i, 0] = buffer.ctypes.data
+            out[i, 1] = buffer.size
         return out
 
     for size in (64, 100, 1):
