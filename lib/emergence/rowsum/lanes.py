@@ -16,14 +16,13 @@ from .sampling import _parity
 from .tables import (
     _F0,
     BLOCK,
-    GROUPS,
     PAIR_MIN_BATCH,
     _aligned_empty,
     _byte,
     _fill_pairs,
-    _nibble,
     _nibbles,
     _relu_pattern,
+    _scatter_where_active,
     aligned_zeros,
 )
 
@@ -136,28 +135,13 @@ def _lanes_residual(out, y, scale, delta, total, grad):
 
 
 @njit(inline="always")
-def _scatter(tg, cg, xb, kb, e):
-    """Add one sample's ``e`` (one block) into its control row and its 8 group rows."""
-    for u in range(BLOCK):
-        cg[kb, u] += e[u]
-    for g in range(GROUPS):
-        v = _nibble(xb, g)
-        for u in range(BLOCK):
-            tg[g, v, u] += e[u]
-
-
-@njit(inline="always")
-def _lanes_block_backward(tg, cg, xs, ks, start, stop, delta, active, e):
+def _lanes_block_backward(tg, cg, xs, ks, start, stop, delta, active):
     """One block's gradient tables from the residuals ``delta`` of samples ``start:stop`` and
     their ReLU patterns (as :func:`wide_backward`)."""
     for b in range(start, stop):
         bits = active[b]
-        if bits == np.uint64(0):
-            continue
-        d = delta[b - start]
-        for u in range(BLOCK):
-            e[u] = d[u] if (bits >> np.uint64(u)) & np.uint64(1) else _F0
-        _scatter(tg, cg, xs[b], ks[b], e)
+        if bits != np.uint64(0):
+            _scatter_where_active(tg, cg, delta[b - start], bits, ks[b], xs[b])
 
 
 @njit(inline="always")
@@ -187,7 +171,6 @@ def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, contr
     for t in prange(n_workers):
         part, act, pairs = partial[t], active[t], scratch[t]
         h = _aligned_empty(BLOCK)
-        e = _aligned_empty(BLOCK)
         # the residuals' alignment made no measurable difference, and a (LANES_CHUNK, BLOCK)
         # view of an aligned buffer compiled to a 20 % slower step than np.empty's array
         delta = np.empty((LANES_CHUNK, BLOCK), np.float32)
@@ -209,7 +192,7 @@ def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, contr
                     _lanes_residual(out, y[a, b], scale, delta[b - start], total, grad)
                 for q in range(used):
                     _lanes_block_backward(table_grad[a, q], control_grad[a, q], xs, ks, start,
-                                          stop, delta, act[q], e)
+                                          stop, delta, act[q])
             for lane in range(n_lanes):
                 gb2[a, lane] = grad[lane]
                 loss[a, lane] = total[lane] / np.float32(batch)

@@ -115,6 +115,61 @@ def _relu_pattern(typingctx, h):
     return None
 
 
+def _float32_rows(array, ndim):
+    """Whether ``array`` is typed as a C-contiguous float32 array of ``ndim`` dimensions."""
+    return (isinstance(array, types.Array) and array.dtype == types.float32
+            and array.ndim == ndim and array.layout == "C")
+
+
+@intrinsic
+def _scatter_where_active(typingctx, tg, cg, d, bits, kb, xb):
+    """Add one sample's ``e = d * [unit active]`` into a block's gradient tables: its control
+    row ``cg[kb]`` and, for each group ``g``, the row ``tg[g, nibble g of xb]``.
+
+    ``d`` is the sample's residual, one float for every unit (the wide layout, a float32) or
+    one per unit of the block (the lanes layout, a block-long array); ``bits`` is the block's
+    ReLU pattern. Written in LLVM IR so that ``e`` is made once, by 4 zero-masking vector
+    loads, and stays in registers for the 9 row updates (4 vector loads, adds and stores each);
+    numba's loops reloaded it for every row (they cannot know that ``e`` and the tables do not
+    overlap). Rows are ``BLOCK`` floats and each group has ``TABLE`` rows, as in every table
+    this module makes; the arrays' types are checked when the caller compiles.
+    """
+    def codegen(context, builder, signature, args):
+        tables, controls = (context.make_array(signature.args[i])(context, builder, args[i])
+                            for i in (0, 1))
+        residual, pattern, skill, sample = args[2:]
+        block = ir.VectorType(ir.FloatType(), BLOCK)
+        i64 = ir.IntType(64)
+        if isinstance(signature.args[2], types.Array):
+            data = context.make_array(signature.args[2])(context, builder, residual).data
+            values = builder.load(builder.bitcast(data, block.as_pointer()), align=4)
+        else:
+            values = builder.insert_element(ir.Constant(block, None), residual,
+                                            ir.Constant(ir.IntType(32), 0))
+            values = builder.shuffle_vector(values, values,
+                                            ir.Constant(ir.VectorType(ir.IntType(32), BLOCK), None))
+        active = builder.bitcast(pattern, ir.VectorType(ir.IntType(1), BLOCK))
+        e = builder.select(active, values, ir.Constant(block, None))
+
+        def add_to_row(base, row):
+            start = builder.gep(base, [builder.mul(row, ir.Constant(i64, BLOCK))])
+            pointer = builder.bitcast(start, block.as_pointer())
+            builder.store(builder.fadd(builder.load(pointer, align=4), e), pointer, align=4)
+
+        add_to_row(controls.data, skill)
+        for g in range(GROUPS):
+            shifted = builder.lshr(sample, ir.Constant(i64, GROUP_BITS * g))
+            value = builder.and_(shifted, ir.Constant(i64, TABLE - 1))
+            add_to_row(tables.data, builder.add(value, ir.Constant(i64, TABLE * g)))
+        return context.get_dummy_value()
+
+    residual_ok = d == types.float32 or _float32_rows(d, 1)
+    if _float32_rows(tg, 3) and _float32_rows(cg, 2) and residual_ok \
+            and bits == types.uint64 and kb == types.int64 and xb == types.uint64:
+        return types.none(tg, cg, d, bits, kb, xb), codegen
+    return None
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def build_tables(w1, b1, n_skills, table, control):
     """Layer-1 tables from ``w1`` (A, d, U) and ``b1`` (A, U), cut into unit blocks.
