@@ -164,25 +164,6 @@ def test_aligned_zeros_start_a_cache_line(shape, dtype):
         assert array.flags.c_contiguous and array.flags.writeable and not array.any()
 
 
-def test_kernel_scratch_starts_a_cache_line():
-    """Numba's own np.empty aligns to 32 bytes only: about every other buffer would start
-    half a line in (checked: this test fails with np.empty in place of _aligned_empty)."""
-    from emergence.rowsum.tables import _aligned_empty
-
-    @numba.njit
-    def addresses(n_calls, size):
-        out = np.empty((n_calls, 2), np.int64)
-        for i in range(n_calls):
-            buffer = _aligned_empty(size)
-            out[i, 0] = buffer.ctypes.data
-            out[i, 1] = buffer.size
-        return out
-
-    for size in (64, 100, 1):
-        found = addresses(40, size)
-        assert np.all(found[:, 0] % rowsum.CACHE_LINE == 0) and np.all(found[:, 1] == size)
-
-
 @pytest.mark.parametrize("name", ["mlp_time", "mlp_params"])
 def test_every_array_the_kernels_walk_by_rows_starts_a_cache_line(name):
     """NumPy aligns to 16 bytes; a 64-float row 16 bytes into a line splits every vector
@@ -194,19 +175,77 @@ def test_every_array_the_kernels_walk_by_rows_starts_a_cache_line(name):
     assert all(array.ctypes.data % rowsum.CACHE_LINE == 0 for array in arrays)
 
 
-def test_relu_pattern_sets_one_bit_per_positive_unit():
-    from emergence.rowsum.tables import _relu_pattern
+def random_tables(rng, n_groups, group_bits, n_skills=5):
+    """Tables, control rows and w2 of one block as the kernels read them, with exact zeros,
+    negative zeros and NaNs among the table entries."""
+    tables = rowsum.aligned_zeros((n_groups, 1 << group_bits, rowsum.BLOCK))
+    tables[...] = rng.standard_normal(tables.shape)
+    tables.reshape(-1)[rng.integers(0, tables.size, 40)] = rng.choice([0.0, -0.0, np.nan], 40)
+    control = rowsum.aligned_zeros((n_skills, rowsum.BLOCK))
+    control[...] = rng.standard_normal(control.shape)
+    w = rowsum.aligned_zeros(rowsum.BLOCK)
+    w[...] = rng.standard_normal(rowsum.BLOCK)
+    return tables, control, w
+
+
+@pytest.mark.parametrize("n_groups, group_bits, outputs", [
+    (rowsum.GROUPS, rowsum.GROUP_BITS, 1), (rowsum.PAIRS, 2 * rowsum.GROUP_BITS, 1),
+    (rowsum.GROUPS, rowsum.GROUP_BITS, rowsum.LANES),
+    (rowsum.PAIRS, 2 * rowsum.GROUP_BITS, rowsum.LANES)])
+def test_block_forward_gives_the_share_and_the_relu_pattern(n_groups, group_bits, outputs):
+    from emergence.rowsum.intrinsics import block_forward
+    forward = block_forward(n_groups, group_bits, outputs)
 
     @numba.njit
-    def pattern(h):
-        return _relu_pattern(h)
+    def run(tables, control, w, skills, samples, share, active):
+        for b in range(samples.size):
+            active[b] = forward(tables, control, w, skills[b], samples[b], share, b)
 
     rng = np.random.default_rng(3)
-    for _ in range(20):
-        h = rng.standard_normal(rowsum.BLOCK).astype(np.float32)
-        h[rng.integers(0, rowsum.BLOCK, 5)] = rng.choice([0.0, -0.0, np.nan], 5)
-        expected = sum(1 << u for u in range(rowsum.BLOCK) if h[u] > 0)
-        assert int(pattern(h)) == expected
+    tables, control, w = random_tables(rng, n_groups, group_bits)
+    n = 50
+    skills = rng.integers(0, len(control), n)
+    samples = rng.integers(0, 2**32, n, dtype=np.uint64)
+    share = np.zeros((n, outputs), np.float32)
+    active = np.zeros(n, np.uint64)
+    run(tables, control, w, skills, samples, share[:, 0] if outputs == 1 else share, active)
+    rows = (samples[:, None] >> (group_bits * np.arange(n_groups, dtype=np.uint64))) \
+        & np.uint64((1 << group_bits) - 1)
+    h = control[skills] + tables[np.arange(n_groups), rows.astype(np.int64)].sum(1)
+    expected = (np.maximum(np.nan_to_num(h, nan=0.0), 0) * w).reshape(n, -1, outputs).sum(1)
+    bits = [sum(1 << u for u in range(rowsum.BLOCK) if h[b, u] > 0) for b in range(n)]
+    assert active.tolist() == bits
+    assert np.isnan(h).any() and np.allclose(share, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("lanes", [False, True])
+def test_scatter_adds_the_masked_residual_into_nine_rows(lanes):
+    from emergence.rowsum.intrinsics import scatter_where_active
+
+    @numba.njit
+    def run(tg, cg, residuals, patterns, skills, samples):
+        for b in range(samples.size):
+            scatter_where_active(tg, cg, residuals[b], patterns[b], skills[b], samples[b])
+
+    rng = np.random.default_rng(4)
+    n = 60
+    tg, cg, _ = random_tables(rng, rowsum.GROUPS, rowsum.GROUP_BITS)
+    tg[...], cg[...] = 0.0, 1.0
+    residuals = rng.standard_normal((n, rowsum.BLOCK) if lanes else n).astype(np.float32)
+    patterns = rng.integers(0, 2**63, n, dtype=np.uint64) << np.uint64(1)
+    skills = rng.integers(0, len(cg), n)
+    samples = rng.integers(0, 2**32, n, dtype=np.uint64)
+    run(tg, cg, residuals, patterns, skills, samples)
+    masks = (patterns[:, None] >> np.arange(rowsum.BLOCK, dtype=np.uint64)) & np.uint64(1)
+    e = masks * (residuals if lanes else residuals[:, None])
+    expected_tg = np.zeros_like(tg)
+    expected_cg = np.ones_like(cg)
+    for b in range(n):
+        expected_cg[skills[b]] += e[b]
+        for g in range(rowsum.GROUPS):
+            expected_tg[g, (int(samples[b]) >> (4 * g)) & 15] += e[b]
+    assert np.allclose(tg, expected_tg, atol=1e-5) and np.allclose(cg, expected_cg, atol=1e-5)
+    assert not tg[:, :, 0].any()                      # unit 0 is never active here
 
 
 def test_unequal_widths_keep_their_padding_at_zero():

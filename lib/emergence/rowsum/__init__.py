@@ -68,7 +68,9 @@ the paper's ``n_b``); the engine falls back to torch beyond that. Jobs run in pa
 threads.
 
 **Modules.** :mod:`~emergence.rowsum.tables` holds what both layouts share (the tables'
-shape, building and folding them, the byte tables, ReLU patterns, cache-line-aligned arrays);
+shape, building and folding them, the byte tables, cache-line-aligned arrays);
+:mod:`~emergence.rowsum.intrinsics` one sample's forward and backward pass through one block,
+written in LLVM IR so that the block stays in vector registers;
 :mod:`~emergence.rowsum.wide` and :mod:`~emergence.rowsum.lanes` hold one layout's kernels
 each; :mod:`~emergence.rowsum.sampling` draws batches and targets from a counter-based hash
 (any sample of any stream at any step, in any order, by any thread, with the same result);

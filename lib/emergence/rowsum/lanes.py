@@ -12,17 +12,16 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from .intrinsics import block_forward, scatter_where_active
 from .sampling import _parity
 from .tables import (
     _F0,
     BLOCK,
+    GROUP_BITS,
+    GROUPS,
     PAIR_MIN_BATCH,
-    _aligned_empty,
-    _byte,
+    PAIRS,
     _fill_pairs,
-    _nibbles,
-    _relu_pattern,
-    _scatter_where_active,
     aligned_zeros,
 )
 
@@ -49,61 +48,37 @@ def _quarters(block):
             block[3 * LANES:])
 
 
-@njit(inline="always")
-def _lane_shares(h, w, out):
-    """``out[lane]``: the block's share of each lane's output, its 4 units' ``relu(h) * w``.
-
-    The loop runs to ``out``'s length, which comes from ``b2``'s shape, not to the constant
-    ``LANES``: LLVM unrolls a loop it knows to be 16 long into 16 scalar operations, but makes
-    one of run-time length a vector loop (assembly checked).
-    """
-    h0, h1, h2, h3 = _quarters(h)
-    w0, w1, w2, w3 = _quarters(w)
-    for lane in range(out.shape[0]):
-        out[lane] = (max(h0[lane], _F0) * w0[lane] + max(h1[lane], _F0) * w1[lane]
-                     + max(h2[lane], _F0) * w2[lane] + max(h3[lane], _F0) * w3[lane])
+_lanes_pair_sample = block_forward(PAIRS, 2 * GROUP_BITS, LANES)
+_lanes_nibble_sample = block_forward(GROUPS, GROUP_BITS, LANES)
 
 
 @njit(inline="always")
-def _lanes_nibble_block(tab, ctl, w, xs, ks, n, partial, active, h):
-    """One block's forward over ``n`` samples from the 16-row tables: ``partial[b, lane]``,
-    the block's share of each lane's output on sample b, and its ReLU pattern."""
+def _lanes_pair_block(pairs, ctl, w, xs, ks, n, partial, active):
+    """One block's forward over ``n`` samples from the byte tables: ``partial[b, lane]``, the
+    block's share of each lane's output on sample b, and its ReLU pattern."""
     for b in range(n):
-        kb = ks[b]
-        v0, v1, v2, v3, v4, v5, v6, v7 = _nibbles(xs[b])
-        for u in range(BLOCK):
-            h[u] = (ctl[kb, u] + tab[0, v0, u] + tab[1, v1, u] + tab[2, v2, u]
-                    + tab[3, v3, u] + tab[4, v4, u] + tab[5, v5, u] + tab[6, v6, u]
-                    + tab[7, v7, u])
-        _lane_shares(h, w, partial[b])
-        active[b] = _relu_pattern(h)
+        active[b] = _lanes_pair_sample(pairs, ctl, w, ks[b], xs[b], partial, b)
 
 
 @njit(inline="always")
-def _lanes_pair_block(pairs, ctl, w, xs, ks, n, partial, active, h):
-    """As :func:`_lanes_nibble_block`, 5 rows per sample from the byte tables."""
+def _lanes_nibble_block(tab, ctl, w, xs, ks, n, partial, active):
+    """As :func:`_lanes_pair_block`, 9 rows per sample from the 16-row tables."""
     for b in range(n):
-        kb, xb = ks[b], xs[b]
-        v0, v1, v2, v3 = _byte(xb, 0), _byte(xb, 1), _byte(xb, 2), _byte(xb, 3)
-        for u in range(BLOCK):
-            h[u] = (ctl[kb, u] + pairs[0, v0, u] + pairs[1, v1, u] + pairs[2, v2, u]
-                    + pairs[3, v3, u])
-        _lane_shares(h, w, partial[b])
-        active[b] = _relu_pattern(h)
+        active[b] = _lanes_nibble_sample(tab, ctl, w, ks[b], xs[b], partial, b)
 
 
 @njit(inline="always")
-def _lanes_forward(table, control, w2, a, n_blocks, xs, ks, n, partial, active, pairs, h):
+def _lanes_forward(table, control, w2, a, n_blocks, xs, ks, n, partial, active, pairs):
     """Every block of group ``a`` forward over ``n`` samples, with byte tables (built in
     ``pairs``, per block) when the batch repays them, as in :func:`wide_forward`."""
     for q in range(n_blocks):
         w = w2[a, q * BLOCK:(q + 1) * BLOCK]
         if n >= PAIR_MIN_BATCH:
             _fill_pairs(table[a, q], pairs)
-            _lanes_pair_block(pairs, control[a, q], w, xs, ks, n, partial[q], active[q], h)
+            _lanes_pair_block(pairs, control[a, q], w, xs, ks, n, partial[q], active[q])
         else:
             _lanes_nibble_block(table[a, q], control[a, q], w, xs, ks, n, partial[q],
-                                active[q], h)
+                                active[q])
 
 
 @njit(inline="always")
@@ -141,7 +116,7 @@ def _lanes_block_backward(tg, cg, xs, ks, start, stop, delta, active):
     for b in range(start, stop):
         bits = active[b]
         if bits != np.uint64(0):
-            _scatter_where_active(tg, cg, delta[b - start], bits, ks[b], xs[b])
+            scatter_where_active(tg, cg, delta[b - start], bits, ks[b], xs[b])
 
 
 @njit(inline="always")
@@ -170,9 +145,6 @@ def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, contr
     scale = np.float32(2.0) / np.float32(batch)
     for t in prange(n_workers):
         part, act, pairs = partial[t], active[t], scratch[t]
-        h = _aligned_empty(BLOCK)
-        # the residuals' alignment made no measurable difference, and a (LANES_CHUNK, BLOCK)
-        # view of an aligned buffer compiled to a 20 % slower step than np.empty's array
         delta = np.empty((LANES_CHUNK, BLOCK), np.float32)
         out = np.empty(n_lanes, np.float32)
         total = np.empty(n_lanes, np.float32)
@@ -180,7 +152,7 @@ def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, contr
         for a in range(t, n_slots, n_workers):
             used = _used_blocks(widths[a])
             xs, ks = x[a], k[a]
-            _lanes_forward(table, control, w2, a, used, xs, ks, batch, part, act, pairs, h)
+            _lanes_forward(table, control, w2, a, used, xs, ks, batch, part, act, pairs)
             table_grad[a] = _F0
             control_grad[a] = _F0
             total[:] = _F0
@@ -208,12 +180,11 @@ def lanes_scores(table, control, w2, b2, widths, x, k, n_done, masks, scale, sum
     n_workers = min(scratch.shape[0], n_slots)
     for t in prange(n_workers):
         part, act, pairs = partial[t], active[t], scratch[t]
-        h = _aligned_empty(BLOCK)
         out = np.empty(n_lanes, np.float32)
         xs, ks = x[0], k[0]
         for a in range(t, n_slots, n_workers):
             used = _used_blocks(widths[a])
-            _lanes_forward(table, control, w2, a, used, xs, ks, n_done, part, act, pairs, h)
+            _lanes_forward(table, control, w2, a, used, xs, ks, n_done, part, act, pairs)
             for b in range(n_done):
                 _lanes_outputs(b2[a], part, used, b, out)
                 xb, kb = xs[b], ks[b]

@@ -4,17 +4,14 @@ A sample's pre-activation is its control row plus one row per group of four inpu
 (:mod:`emergence.rowsum` explains the trick). This module fixes the tables' shape, allocates
 arrays on cache lines, builds the tables from ``W1``
 (:func:`~emergence.rowsum.build_tables`) and merges them pairwise into byte tables for long
-batches (``_fill_pairs``), reads a sample's rows from its packed input, keeps a block's ReLU
-pattern as one 64-bit mask, and turns the gradient tables back into the weights' gradients
+batches (``_fill_pairs``), and turns the gradient tables back into the weights' gradients
 (:func:`~emergence.rowsum.fold_gradients`, :func:`~emergence.rowsum.weight_gradients`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import get_num_threads, njit, prange, types
-from numba.extending import intrinsic
+from numba import get_num_threads, njit, prange
 
 GROUP_BITS = 4                  # bits per table group
 TABLE = 1 << GROUP_BITS         # rows per group table
@@ -44,43 +41,9 @@ def aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
     return raw[start:start + size].view(dtype).reshape(shape)
 
 
-@njit(inline="always")
-def _aligned_empty(size):
-    """A kernel's own float32 scratch of ``size`` elements, starting a cache line.
-
-    Numba's ``np.empty`` aligns to 32 bytes, so a block-long buffer starts half a line in
-    on about every other call, and then every vector load and store of it straddles two
-    lines. The lanes backward pass reads its buffer ``e`` 9 times per sample: with ``e``
-    half a line in, :func:`~emergence.rowsum.lanes_step` took 3-10 % longer on a paper
-    ``mlp_params`` step (one thread, the two versions alternating in one process).
-    """
-    raw = np.empty(size + CACHE_LINE // 4, np.float32)
-    start = (CACHE_LINE - raw.ctypes.data % CACHE_LINE) % CACHE_LINE // 4
-    return raw[start:start + size]
-
-
 def pair_scratch() -> np.ndarray:
     """Scratch space for :func:`wide_forward`'s byte tables: 256 KB per worker thread."""
     return aligned_zeros((get_num_threads(), PAIRS, PAIR_TABLE, BLOCK))
-
-
-@njit(inline="always")
-def _nibble(xb, g):
-    """The value (0..15) of group ``g``'s four bits in the packed input ``xb``."""
-    return np.int64((xb >> np.uint64(GROUP_BITS * g)) & np.uint64(TABLE - 1))
-
-
-@njit(inline="always")
-def _nibbles(xb):
-    """The values (0..15) of the 8 groups of four bits of the packed input ``xb``."""
-    return (_nibble(xb, 0), _nibble(xb, 1), _nibble(xb, 2), _nibble(xb, 3),
-            _nibble(xb, 4), _nibble(xb, 5), _nibble(xb, 6), _nibble(xb, 7))
-
-
-@njit(inline="always")
-def _byte(xb, p):
-    """The value (0..255) of pair ``p``'s eight bits (groups ``2p`` and ``2p + 1``)."""
-    return np.int64((xb >> np.uint64(2 * GROUP_BITS * p)) & np.uint64(PAIR_TABLE - 1))
 
 
 @njit(inline="always")
@@ -92,82 +55,6 @@ def _fill_pairs(tab, pairs):
             out = pairs[p, v]
             for u in range(BLOCK):
                 out[u] = low[u] + high[u]
-
-
-@intrinsic
-def _relu_pattern(typingctx, h):
-    """The units of ``h`` (one block: ``BLOCK`` contiguous floats) with ``h > 0``, one bit per
-    unit, written straight in LLVM IR: a compare of the whole block, its 64 one-bit results
-    read as one 64-bit integer (on AVX-512, 4 vector compares into mask registers and their
-    concatenation). The same test as a loop (``bits |= (h[u] > 0) << u``) compiles to an
-    OR-reduction of 64-bit lanes, about 25 instructions per block; the forward pass of a paper
-    ``mlp_time`` step took about 10 % longer with it (one thread, fastest of 15 calls in 3
-    alternating processes: 15.0-19.4 against 13.5-14.6 ms)."""
-    def codegen(context, builder, signature, args):
-        array = context.make_array(signature.args[0])(context, builder, args[0])
-        block = ir.VectorType(ir.FloatType(), BLOCK)
-        values = builder.load(builder.bitcast(array.data, block.as_pointer()), align=4)
-        positive = builder.fcmp_ordered(">", values, ir.Constant(block, None))
-        return builder.bitcast(positive, ir.IntType(BLOCK))
-    if isinstance(h, types.Array) and h.dtype == types.float32 and h.ndim == 1 \
-            and h.layout == "C":    # the load assumes BLOCK contiguous floats
-        return types.uint64(h), codegen
-    return None
-
-
-def _float32_rows(array, ndim):
-    """Whether ``array`` is typed as a C-contiguous float32 array of ``ndim`` dimensions."""
-    return (isinstance(array, types.Array) and array.dtype == types.float32
-            and array.ndim == ndim and array.layout == "C")
-
-
-@intrinsic
-def _scatter_where_active(typingctx, tg, cg, d, bits, kb, xb):
-    """Add one sample's ``e = d * [unit active]`` into a block's gradient tables: its control
-    row ``cg[kb]`` and, for each group ``g``, the row ``tg[g, nibble g of xb]``.
-
-    ``d`` is the sample's residual, one float for every unit (the wide layout, a float32) or
-    one per unit of the block (the lanes layout, a block-long array); ``bits`` is the block's
-    ReLU pattern. Written in LLVM IR so that ``e`` is made once, by 4 zero-masking vector
-    loads, and stays in registers for the 9 row updates (4 vector loads, adds and stores each);
-    numba's loops reloaded it for every row (they cannot know that ``e`` and the tables do not
-    overlap). Rows are ``BLOCK`` floats and each group has ``TABLE`` rows, as in every table
-    this module makes; the arrays' types are checked when the caller compiles.
-    """
-    def codegen(context, builder, signature, args):
-        tables, controls = (context.make_array(signature.args[i])(context, builder, args[i])
-                            for i in (0, 1))
-        residual, pattern, skill, sample = args[2:]
-        block = ir.VectorType(ir.FloatType(), BLOCK)
-        i64 = ir.IntType(64)
-        if isinstance(signature.args[2], types.Array):
-            data = context.make_array(signature.args[2])(context, builder, residual).data
-            values = builder.load(builder.bitcast(data, block.as_pointer()), align=4)
-        else:
-            values = builder.insert_element(ir.Constant(block, None), residual,
-                                            ir.Constant(ir.IntType(32), 0))
-            values = builder.shuffle_vector(values, values,
-                                            ir.Constant(ir.VectorType(ir.IntType(32), BLOCK), None))
-        active = builder.bitcast(pattern, ir.VectorType(ir.IntType(1), BLOCK))
-        e = builder.select(active, values, ir.Constant(block, None))
-
-        def add_to_row(base, row):
-            start = builder.gep(base, [builder.mul(row, ir.Constant(i64, BLOCK))])
-            pointer = builder.bitcast(start, block.as_pointer())
-            builder.store(builder.fadd(builder.load(pointer, align=4), e), pointer, align=4)
-
-        add_to_row(controls.data, skill)
-        for g in range(GROUPS):
-            shifted = builder.lshr(sample, ir.Constant(i64, GROUP_BITS * g))
-            value = builder.and_(shifted, ir.Constant(i64, TABLE - 1))
-            add_to_row(tables.data, builder.add(value, ir.Constant(i64, TABLE * g)))
-        return context.get_dummy_value()
-
-    residual_ok = d == types.float32 or _float32_rows(d, 1)
-    if _float32_rows(tg, 3) and _float32_rows(cg, 2) and residual_ok \
-            and bits == types.uint64 and kb == types.int64 and xb == types.uint64:
-        return types.none(tg, cg, d, bits, kb, xb), codegen
-    return None
 
 
 @njit(parallel=True, fastmath=True, cache=True)

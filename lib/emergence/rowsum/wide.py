@@ -13,20 +13,18 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from .intrinsics import block_forward, scatter_where_active
 from .sampling import _parity
 from .tables import (
     _F0,
     BLOCK,
+    GROUP_BITS,
     GROUPS,
     PAIR_MIN_BATCH,
+    PAIRS,
     TABLE,
-    _aligned_empty,
-    _byte,
     _fill_pairs,
     _fold_block,
-    _nibbles,
-    _relu_pattern,
-    _scatter_where_active,
     aligned_zeros,
 )
 
@@ -45,36 +43,22 @@ def _zigzag(j, n):
     return j // 2 if j % 2 == 0 else n - 1 - j // 2
 
 
+_pair_sample = block_forward(PAIRS, 2 * GROUP_BITS, 1)
+_nibble_sample = block_forward(GROUPS, GROUP_BITS, 1)
+
+
 @njit(inline="always")
-def _nibble_block(tab, ctl, w, xs, ks, n, partial, active, h):
+def _pair_block(pairs, ctl, w, xs, ks, n, partial, active):
+    """One block's forward over ``n`` samples, 5 rows per sample from the byte tables."""
+    for b in range(n):
+        active[b] = _pair_sample(pairs, ctl, w, ks[b], xs[b], partial, b)
+
+
+@njit(inline="always")
+def _nibble_block(tab, ctl, w, xs, ks, n, partial, active):
     """One block's forward over ``n`` samples, 9 rows per sample (for short batches)."""
     for b in range(n):
-        kb = ks[b]
-        v0, v1, v2, v3, v4, v5, v6, v7 = _nibbles(xs[b])
-        acc = _F0
-        for u in range(BLOCK):
-            hu = (ctl[kb, u] + tab[0, v0, u] + tab[1, v1, u] + tab[2, v2, u]
-                  + tab[3, v3, u] + tab[4, v4, u] + tab[5, v5, u] + tab[6, v6, u]
-                  + tab[7, v7, u])
-            h[u] = hu
-            acc += max(hu, _F0) * w[u]
-        partial[b] = acc
-        active[b] = _relu_pattern(h)
-
-
-@njit(inline="always")
-def _pair_block(pairs, ctl, w, xs, ks, n, partial, active, h):
-    """One block's forward over ``n`` samples, 5 rows per sample from the pair tables."""
-    for b in range(n):
-        kb, xb = ks[b], xs[b]
-        v0, v1, v2, v3 = _byte(xb, 0), _byte(xb, 1), _byte(xb, 2), _byte(xb, 3)
-        acc = _F0
-        for u in range(BLOCK):
-            hu = ctl[kb, u] + pairs[0, v0, u] + pairs[1, v1, u] + pairs[2, v2, u] + pairs[3, v3, u]
-            h[u] = hu
-            acc += max(hu, _F0) * w[u]
-        partial[b] = acc
-        active[b] = _relu_pattern(h)
+        active[b] = _nibble_sample(tab, ctl, w, ks[b], xs[b], partial, b)
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -96,16 +80,15 @@ def wide_forward(table, control, w2, x, k, stream, size, partial, active, scratc
     n_workers = min(scratch.shape[0], n_jobs)
     for t in prange(n_workers):
         pairs = scratch[t]
-        h = _aligned_empty(BLOCK)
         for job in range(t, n_jobs, n_workers):
             a, q = job // n_blocks, job % n_blocks
             s, n = stream[a], size[a]
             ctl, w = control[a, q], w2[a, q * BLOCK:(q + 1) * BLOCK]
             if n >= PAIR_MIN_BATCH:
                 _fill_pairs(table[a, q], pairs)
-                _pair_block(pairs, ctl, w, x[s], k[s], n, partial[a, q], active[a, q], h)
+                _pair_block(pairs, ctl, w, x[s], k[s], n, partial[a, q], active[a, q])
             else:
-                _nibble_block(table[a, q], ctl, w, x[s], k[s], n, partial[a, q], active[a, q], h)
+                _nibble_block(table[a, q], ctl, w, x[s], k[s], n, partial[a, q], active[a, q])
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -161,7 +144,7 @@ def wide_backward(x, k, stream, size, delta, active, table_grad, control_grad, g
                 bits = active[a, q, b]
                 if bits == np.uint64(0):
                     continue
-                _scatter_where_active(tg, cg, delta[a, b], bits, k[s, b], x[s, b])
+                scatter_where_active(tg, cg, delta[a, b], bits, k[s, b], x[s, b])
             _fold_block(tg, cg, gw1, gb1, a, q * BLOCK)
 
 
