@@ -218,6 +218,34 @@ def test_block_forward_gives_the_share_and_the_relu_pattern(n_groups, group_bits
     assert np.isnan(h).any() and np.allclose(share, expected, rtol=1e-5, atol=1e-5)
 
 
+def test_lane_outputs_and_residuals_match_numpy():
+    from emergence.rowsum.intrinsics import lane_outputs, lane_residuals
+    lanes = rowsum.LANES
+    outputs, residuals = lane_outputs(lanes), lane_residuals(lanes)
+
+    @numba.njit
+    def run(b2, partial, n_blocks, y, scale, delta, out, total, grad):
+        for b in range(y.shape[0]):
+            outputs(b2, partial, n_blocks, b, out[b])
+            residuals(out[b], y[b], scale, delta[b], total, grad)
+
+    rng = np.random.default_rng(5)
+    n, n_blocks = 30, 3
+    b2 = rng.standard_normal(lanes).astype(np.float32)
+    partial = rng.standard_normal((n_blocks + 1, n, lanes)).astype(np.float32)
+    y = rng.choice([-1.0, 1.0], (n, lanes)).astype(np.float32)
+    delta = np.zeros((n, rowsum.BLOCK), np.float32)
+    out = np.zeros((n, lanes), np.float32)
+    total, grad = np.ones(lanes, np.float32), np.zeros(lanes, np.float32)
+    run(b2, partial, n_blocks, y, np.float32(0.5), delta, out, total, grad)
+    expected = b2 + partial[:n_blocks].sum(0)             # the last block is left out
+    err = expected - y
+    assert np.allclose(out, expected, atol=1e-5)
+    assert np.allclose(total, 1 + (err ** 2).sum(0), atol=1e-4)
+    assert np.allclose(grad, 0.5 * err.sum(0), atol=1e-5)
+    assert np.allclose(delta, np.tile(0.5 * err, rowsum.BLOCK // lanes), atol=1e-5)
+
+
 @pytest.mark.parametrize("lanes", [False, True])
 def test_scatter_adds_the_masked_residual_into_nine_rows(lanes):
     from emergence.rowsum.intrinsics import scatter_where_active

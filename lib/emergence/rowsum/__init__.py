@@ -69,8 +69,9 @@ threads.
 
 **Modules.** :mod:`~emergence.rowsum.tables` holds what both layouts share (the tables'
 shape, building and folding them, the byte tables, cache-line-aligned arrays);
-:mod:`~emergence.rowsum.intrinsics` one sample's forward and backward pass through one block,
-written in LLVM IR so that the block stays in vector registers;
+:mod:`~emergence.rowsum.intrinsics` one sample's forward and backward pass through one block
+and a lanes group's outputs and residuals, written in LLVM IR so that a block stays in vector
+registers;
 :mod:`~emergence.rowsum.wide` and :mod:`~emergence.rowsum.lanes` hold one layout's kernels
 each; :mod:`~emergence.rowsum.sampling` draws batches and targets from a counter-based hash
 (any sample of any stream at any step, in any order, by any thread, with the same result);

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .tables import BLOCK, GROUP_BITS, GROUPS, TABLE
@@ -113,6 +114,75 @@ def block_forward(n_groups: int, group_bits: int, outputs: int):
         return None
 
     return forward
+
+
+def lane_outputs(lanes: int):
+    """An intrinsic for one sample's outputs in the lanes layout.
+
+    The returned ``outputs(b2, partial, n_blocks, b, out)`` writes ``out = b2 + sum over
+    q < n_blocks of partial[q, b]``: the bias of each of the ``lanes`` seeds plus every
+    block's share of its output (``partial`` is ``(blocks, samples, lanes)``).
+    """
+    vector = ir.VectorType(ir.FloatType(), lanes)
+
+    def codegen(context, builder, signature, args):
+        b2, out = (_data(context, builder, signature.args[i], args[i]) for i in (0, 4))
+        shares = context.make_array(signature.args[1])(context, builder, args[1])
+        n_blocks, b = args[2], args[3]
+        n_samples = builder.extract_value(shares.shape, 1)
+        total = cgutils.alloca_once_value(
+            builder, builder.load(builder.bitcast(b2, vector.as_pointer()), align=4))
+        with cgutils.for_range(builder, n_blocks) as loop:
+            row = builder.add(builder.mul(loop.index, n_samples), b)
+            share = builder.load(_row_pointer(builder, shares.data, row, lanes), align=4)
+            builder.store(builder.fadd(builder.load(total), share), total)
+        builder.store(builder.load(total), builder.bitcast(out, vector.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    @intrinsic
+    def outputs(typingctx, b2, partial, n_blocks, b, out):
+        if _float32_array(b2, 1) and _float32_array(partial, 3) and _float32_array(out, 1) \
+                and n_blocks == types.int64 and b == types.int64:
+            return types.none(b2, partial, n_blocks, b, out), codegen
+        return None
+
+    return outputs
+
+
+def lane_residuals(lanes: int):
+    """An intrinsic for one sample's residuals in the lanes layout.
+
+    The returned ``residuals(out, y, scale, delta, total, grad)`` computes ``err = out - y``
+    for each of the ``lanes`` seeds, adds ``err**2`` to ``total`` and ``g = scale * err`` to
+    ``grad`` (``b2``'s gradient), and writes ``g`` once per unit of a block into the
+    block-long ``delta``, lane ``l`` of every unit getting seed ``l``'s residual.
+    """
+    vector = ir.VectorType(ir.FloatType(), lanes)
+    repeat = ir.Constant(ir.VectorType(_I32, BLOCK), [u % lanes for u in range(BLOCK)])
+
+    def codegen(context, builder, signature, args):
+        out, y, delta, total, grad = (
+            builder.bitcast(_data(context, builder, signature.args[i], args[i]),
+                            vector.as_pointer()) for i in (0, 1, 3, 4, 5))
+        err = builder.fsub(builder.load(out, align=4), builder.load(y, align=4))
+        builder.store(builder.fadd(builder.load(total, align=4), builder.fmul(err, err)),
+                      total, align=4)
+        scale = builder.insert_element(ir.Constant(vector, None), args[2], ir.Constant(_I32, 0))
+        scale = builder.shuffle_vector(scale, scale, ir.Constant(ir.VectorType(_I32, lanes), None))
+        g = builder.fmul(scale, err)
+        builder.store(builder.fadd(builder.load(grad, align=4), g), grad, align=4)
+        builder.store(builder.shuffle_vector(g, g, repeat),
+                      builder.bitcast(delta, _BLOCK_OF_FLOATS.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    @intrinsic
+    def residuals(typingctx, out, y, scale, delta, total, grad):
+        if all(_float32_array(a, 1) for a in (out, y, delta, total, grad)) \
+                and scale == types.float32:
+            return types.none(out, y, scale, delta, total, grad), codegen
+        return None
+
+    return residuals
 
 
 @intrinsic

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from .intrinsics import block_forward, scatter_where_active
+from .intrinsics import block_forward, lane_outputs, lane_residuals, scatter_where_active
 from .sampling import _parity
 from .tables import (
     _F0,
@@ -39,13 +39,6 @@ def lanes_scratch(n_blocks: int, n_samples: int) -> tuple[np.ndarray, np.ndarray
     n_workers = get_num_threads()
     return (aligned_zeros((n_workers, n_blocks, n_samples, LANES)),
             aligned_zeros((n_workers, n_blocks, n_samples), np.uint64))
-
-
-@njit(inline="always")
-def _quarters(block):
-    """A block's 4 units, each a view of its 16 lanes."""
-    return (block[:LANES], block[LANES:2 * LANES], block[2 * LANES:3 * LANES],
-            block[3 * LANES:])
 
 
 _lanes_pair_sample = block_forward(PAIRS, 2 * GROUP_BITS, LANES)
@@ -81,32 +74,8 @@ def _lanes_forward(table, control, w2, a, n_blocks, xs, ks, n, partial, active, 
                                 active[q])
 
 
-@njit(inline="always")
-def _lanes_outputs(b2, partial, n_blocks, b, out):
-    """``out[lane]``: each lane's output on sample ``b`` (bias plus every block's share)."""
-    for lane in range(out.shape[0]):
-        out[lane] = b2[lane]
-    for q in range(n_blocks):
-        share = partial[q, b]
-        for lane in range(out.shape[0]):
-            out[lane] += share[lane]
-
-
-@njit(inline="always")
-def _lanes_residual(out, y, scale, delta, total, grad):
-    """One sample's residuals ``scale * (out - y)`` per lane, written 4 times over into the
-    block-long ``delta`` (once per unit of a block); adds to the lanes' squared errors
-    ``total`` and to ``b2``'s gradient ``grad``."""
-    d0, d1, d2, d3 = _quarters(delta)
-    for lane in range(out.shape[0]):
-        err = out[lane] - y[lane]
-        total[lane] += err * err
-        g = scale * err
-        grad[lane] += g
-        d0[lane] = g
-        d1[lane] = g
-        d2[lane] = g
-        d3[lane] = g
+_lanes_outputs = lane_outputs(LANES)
+_lanes_residual = lane_residuals(LANES)
 
 
 @njit(inline="always")
