@@ -356,8 +356,9 @@ class RowSumEnsemble:
         """Every buffer a step needs, allocated once (fresh pages each step cost more than
         the kernels) and on cache lines (:func:`rowsum.aligned_zeros`). Tables are
         ``(A, blocks, 8, 16, BLOCK)``, the unit axis cut into blocks of ``BLOCK`` (both
-        layouts pad their widths to whole blocks); the wide layout's gradient tables are
-        one block's per worker (:func:`rowsum.gradient_scratch`)."""
+        layouts pad their widths to whole blocks); gradient tables are per worker
+        (:func:`rowsum.gradient_scratch`): one block's in the wide layout, a whole group's in
+        the lanes layout."""
         w1 = self.params.flat("w1")
         n_slots, n_units = w1.shape[0], w1.shape[2]
         wide = self.layout.kind == "wide"
@@ -376,9 +377,10 @@ class RowSumEnsemble:
             self.partial = zeros(shape)
             self.active = zeros(shape, np.uint64)
             self.delta = zeros((n_slots, batch))
-            self.table_grad, self.control_grad = rowsum.gradient_scratch(self.n_skills)
+            self.table_grad, self.control_grad = rowsum.gradient_scratch(self.n_skills, 1)
         else:
-            self.table_grad, self.control_grad = zeros(tables), zeros(controls)
+            self.table_grad, self.control_grad = rowsum.gradient_scratch(self.n_skills,
+                                                                         n_blocks)
             self.partial, self.active = rowsum.lanes_scratch(n_blocks, max(batch, EVAL_CHUNK))
 
     def _build_tables(self) -> None:
@@ -403,9 +405,8 @@ class RowSumEnsemble:
         else:
             rowsum.lanes_step(self.table, self.control, p.flat("w2")[:, 0], p["b2"],
                               self.layout.slot_width, data.x, data.k, self.y, data.x.shape[1],
-                              self.table_grad, self.control_grad, g["b2"], self.slot_loss,
-                              self.partial, self.active, self.pair_scratch)
-            rowsum.fold_gradients(self.table_grad, self.control_grad, gw1, gb1)
+                              self.table_grad, self.control_grad, gw1, gb1, g["b2"],
+                              self.slot_loss, self.partial, self.active, self.pair_scratch)
         rowsum.weight_gradients(p.flat("w1"), p.flat("b1")[:, 0], p.flat("w2")[:, 0], gw1, gb1,
                                 p.flat("w2", g["w2"])[:, 0])
         return self.layout.gather(self.slot_loss)

@@ -101,17 +101,16 @@ from .tables import (
     TABLE,
     aligned_zeros,
     build_tables,
-    fold_gradients,
+    gradient_scratch,
     pair_scratch,
     weight_gradients,
 )
-from .wide import gradient_scratch, wide_backward, wide_forward, wide_residual, wide_scores
+from .wide import wide_backward, wide_forward, wide_residual, wide_scores
 
 __all__ = [
     "AVX512", "BLOCK", "CACHE_LINE", "DOWNCLOCKING_CPUS", "GROUPS", "GROUP_BITS", "LANES",
     "LANES_CHUNK", "MAX_BITS", "PAIRS", "PAIR_MIN_BATCH", "PAIR_TABLE", "TABLE", "WIDE_VECTORS",
-    "adam_update", "aligned_zeros", "build_tables", "draw_online", "fold_gradients",
-    "gradient_scratch",
+    "adam_update", "aligned_zeros", "build_tables", "draw_online", "gradient_scratch",
     "lanes_scores", "lanes_scratch", "lanes_step", "pair_scratch", "sgd_update", "shuffle",
     "targets", "weight_gradients", "wide_backward", "wide_forward", "wide_residual",
     "wide_scores", "wide_vector_features",

@@ -22,6 +22,7 @@ from .tables import (
     PAIR_MIN_BATCH,
     PAIRS,
     _fill_pairs,
+    _fold_block,
     aligned_zeros,
 )
 
@@ -95,18 +96,21 @@ def _used_blocks(width):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, control_grad, gb2,
-               loss, partial, active, scratch):
+def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, control_grad, gw1,
+               gb1, gb2, loss, partial, active, scratch):
     """Forward, residual and backward of every group on its stream's batch (one job per
-    group), leaving in the gradient tables what :func:`weight_gradients` needs.
+    group), leaving in ``gw1`` and ``gb1`` what :func:`weight_gradients` needs, in ``gb2``
+    the gradient of ``b2`` and in ``loss`` every lane's loss.
 
     Shapes: ``table`` (A, n_blocks, 8, 16, BLOCK), ``control`` (A, n_blocks, n_s, BLOCK), ``w2``
     (A, U) with the unit axis flattened unit-major (``U = W * LANES``, ``W`` a multiple of
     4, so a block is 4 units of 16 lanes), ``b2`` (A, LANES), ``y`` (A, B, LANES). Group ``a``
     reads stream ``a`` of ``x`` and ``k`` and runs only the blocks of its ``widths[a]`` units.
-    ``partial`` and ``active`` (:func:`lanes_scratch`) and ``scratch`` (:func:`pair_scratch`)
-    hold one worker's forward pass each; worker ``t`` takes every ``n_workers``-th group from
-    ``t`` on (groups are laid out narrow to wide, so that balances the workers).
+    ``partial`` and ``active`` (:func:`lanes_scratch`), ``scratch`` (:func:`pair_scratch`) and
+    ``table_grad`` and ``control_grad`` (:func:`gradient_scratch`) hold one worker's group
+    each; a group's gradient tables are folded into ``gw1`` and ``gb1`` as soon as its batch
+    is done, while they are still in cache. Worker ``t`` takes every ``n_workers``-th group
+    from ``t`` on (groups are laid out narrow to wide, so that balances the workers).
     """
     n_slots = table.shape[0]
     n_lanes = b2.shape[1]
@@ -114,6 +118,7 @@ def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, contr
     scale = np.float32(2.0) / np.float32(batch)
     for t in prange(n_workers):
         part, act, pairs = partial[t], active[t], scratch[t]
+        tgs, cgs = table_grad[t], control_grad[t]
         delta = np.empty((LANES_CHUNK, BLOCK), np.float32)
         out = np.empty(n_lanes, np.float32)
         total = np.empty(n_lanes, np.float32)
@@ -122,8 +127,8 @@ def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, contr
             used = _used_blocks(widths[a])
             xs, ks = x[a], k[a]
             _lanes_forward(table, control, w2, a, used, xs, ks, batch, part, act, pairs)
-            table_grad[a] = _F0
-            control_grad[a] = _F0
+            tgs[:used] = _F0
+            cgs[:used] = _F0
             total[:] = _F0
             grad[:] = _F0
             for start in range(0, batch, LANES_CHUNK):
@@ -132,8 +137,9 @@ def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, contr
                     _lanes_outputs(b2[a], part, used, b, out)
                     _lanes_residual(out, y[a, b], scale, delta[b - start], total, grad)
                 for q in range(used):
-                    _lanes_block_backward(table_grad[a, q], control_grad[a, q], xs, ks, start,
-                                          stop, delta, act[q])
+                    _lanes_block_backward(tgs[q], cgs[q], xs, ks, start, stop, delta, act[q])
+            for q in range(used):
+                _fold_block(tgs[q], cgs[q], gw1, gb1, a, q * BLOCK)
             for lane in range(n_lanes):
                 gb2[a, lane] = grad[lane]
                 loss[a, lane] = total[lane] / np.float32(batch)

@@ -5,7 +5,7 @@ A sample's pre-activation is its control row plus one row per group of four inpu
 arrays on cache lines, builds the tables from ``W1``
 (:func:`~emergence.rowsum.build_tables`) and merges them pairwise into byte tables for long
 batches (``_fill_pairs``), and turns the gradient tables back into the weights' gradients
-(:func:`~emergence.rowsum.fold_gradients`, :func:`~emergence.rowsum.weight_gradients`).
+(``_fold_block``, :func:`~emergence.rowsum.weight_gradients`).
 """
 
 from __future__ import annotations
@@ -95,9 +95,24 @@ def build_tables(w1, b1, n_skills, table, control):
                         tab[g, v, u] = tab[g, rest, u]
 
 
+def gradient_scratch(n_skills: int, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-worker gradient tables of ``n_blocks`` blocks: 8 x 16 rows and ``n_skills``
+    control rows each (33 KB per block and worker thread)."""
+    n_workers = get_num_threads()
+    return (aligned_zeros((n_workers, n_blocks, GROUPS, TABLE, BLOCK)),
+            aligned_zeros((n_workers, n_blocks, n_skills, BLOCK)))
+
+
 @njit(inline="always")
 def _fold_block(tg, cg, gw1, gb1, a, lo):
-    """Fold one block's gradient tables into ``gw1[a, :, lo:lo + width]`` and ``gb1``."""
+    """Fold one block's gradient tables into ``gw1[a, :, lo:lo + width]`` and ``gb1``.
+
+    Whatever the kernels scattered per sample into a control row and its 8 group rows
+    (``e``), folding gives its sum against every input: ``gw1[i] = sum_b e[b] x[b, i]`` and
+    ``gb1 = sum_b e[b]`` (the transpose of :func:`~emergence.rowsum.build_tables`). Both
+    layouts fold a block's tables as soon as its backward pass is done, while they are still
+    in cache.
+    """
     n_skills, width = cg.shape
     n_inputs = gw1.shape[1]
     bias = gb1[a, lo:lo + width]
@@ -122,27 +137,11 @@ def _fold_block(tg, cg, gw1, gb1, a, lo):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def fold_gradients(table_grad, control_grad, gw1, gb1):
-    """Layer-1 gradients from the gradient tables (the transpose of :func:`build_tables`).
-
-    Whatever the kernels scattered per sample into a control row and its 8 group rows
-    (``e``), folding gives its sum against every input: ``gw1[i] = sum_b e[b] x[b, i]`` and
-    ``gb1 = sum_b e[b]``. The lanes layout folds here once per step; :func:`wide_backward`
-    folds each block itself (``_fold_block``).
-    """
-    n_slots, n_blocks = table_grad.shape[:2]
-    width = table_grad.shape[-1]
-    for j in prange(n_slots * n_blocks):
-        a, q = j // n_blocks, j % n_blocks
-        _fold_block(table_grad[a, q], control_grad[a, q], gw1, gb1, a, q * width)
-
-
-@njit(parallel=True, fastmath=True, cache=True)
 def weight_gradients(w1, b1, w2, gw1, gb1, gw2):
     """Turn the folded sums of ``e`` into the gradients of ``w1``, ``b1`` and ``w2``.
 
     :func:`wide_backward` and :func:`lanes_step` scatter ``e = delta * [h > 0]`` without the
-    factor ``w2``, so folding the tables (:func:`fold_gradients`) leaves ``E[i] = sum_b e[b]
+    factor ``w2``, so folding the tables (``_fold_block``) leaves ``E[i] = sum_b e[b]
     x[b, i]`` in ``gw1`` and ``E_b = sum_b e[b]`` in ``gb1``. Then ``gw1 = w2 * E``,
     ``gb1 = w2 * E_b``, and, because ``h = b1 + sum_i x_i w1[i]``,
 

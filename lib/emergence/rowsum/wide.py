@@ -11,7 +11,7 @@ gradient tables.
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit, prange
 
 from .intrinsics import block_forward, scatter_where_active
 from .sampling import _parity
@@ -22,10 +22,8 @@ from .tables import (
     GROUPS,
     PAIR_MIN_BATCH,
     PAIRS,
-    TABLE,
     _fill_pairs,
     _fold_block,
-    aligned_zeros,
 )
 
 
@@ -111,30 +109,21 @@ def wide_residual(partial, b2, y, size, delta, loss, gb2):
         gb2[a] = grad
 
 
-def gradient_scratch(n_skills: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-worker gradient tables for :func:`wide_backward`: 8 x 16 rows and ``n_skills``
-    control rows of one block (33 KB per worker thread)."""
-    n_workers = get_num_threads()
-    return (aligned_zeros((n_workers, GROUPS, TABLE, BLOCK)),
-            aligned_zeros((n_workers, n_skills, BLOCK)))
-
-
 @njit(parallel=True, fastmath=True, cache=True)
 def wide_backward(x, k, stream, size, delta, active, table_grad, control_grad, gw1, gb1):
     """Layer-1 gradient sums from ``delta`` and the ReLU patterns of :func:`wide_forward`.
 
     Sample b adds ``e = delta_b * [h > 0]`` into its control row and its 8 group rows of the
     block's gradient tables; a sample with no active unit in the block is skipped. The tables
-    are a worker's (:func:`gradient_scratch`, in L1) and are folded into ``gw1`` and ``gb1``
-    (as :func:`fold_gradients` does) as soon as the block is done, so they never travel to
-    memory. No pre-activation is recomputed (:func:`weight_gradients` says why none is
-    needed).
+    are a worker's (:func:`gradient_scratch` of one block, in L1) and are folded into ``gw1``
+    and ``gb1`` as soon as the block is done, so they never travel to memory. No
+    pre-activation is recomputed (:func:`weight_gradients` says why none is needed).
     """
     n_slots, n_blocks, _ = active.shape
     n_jobs = n_slots * n_blocks
     n_workers = min(table_grad.shape[0], n_jobs)
     for t in prange(n_workers):
-        tg, cg = table_grad[t], control_grad[t]
+        tg, cg = table_grad[t, 0], control_grad[t, 0]
         for job in range(t, n_jobs, n_workers):
             a, q = job // n_blocks, job % n_blocks
             s = stream[a]
