@@ -37,6 +37,15 @@ def both_engines(name: str, n_seeds: int | None = None, **changes):
                                                                       engine="rowsum")
 
 
+def batch_targets(engine: RowSumEnsemble) -> np.ndarray:
+    """``(slots, batch, lanes)``: the targets of the engine's current batch (the lanes kernels
+    make theirs on the fly and keep none)."""
+    data = engine.data
+    y = np.zeros((engine.layout.n_slots, data.x.shape[1], engine.layout.n_lanes), np.float32)
+    rowsum.targets(data.x, data.k, data.stream, engine.masks, engine.scale, y)
+    return y
+
+
 def torch_batch(engine: RowSumEnsemble, cfg):
     """The CPU engine's current batch as the torch ensemble's inputs, targets and weights."""
     layout, data = engine.layout, engine.data
@@ -46,7 +55,7 @@ def torch_batch(engine: RowSumEnsemble, cfg):
     bits = (x[..., None] >> np.arange(cfg.n_bits, dtype=np.uint64)) & np.uint64(1)
     control = np.eye(cfg.n_skills, dtype=np.float32)[k]
     inputs = np.concatenate([control, bits.astype(np.float32)], axis=-1)
-    targets = layout.gather(engine.y.transpose(0, 2, 1))
+    targets = layout.gather(batch_targets(engine).transpose(0, 2, 1))
     weights = (np.arange(x.shape[1])[None, :] < sizes[:, None]) / sizes[:, None]
     return (torch.from_numpy(inputs), torch.from_numpy(targets),
             torch.from_numpy(weights.astype(np.float32)))
@@ -224,22 +233,29 @@ def test_lane_outputs_and_residuals_match_numpy():
     outputs, residuals = lane_outputs(lanes), lane_residuals(lanes)
 
     @numba.njit
-    def run(b2, partial, n_blocks, y, scale, delta, out, total, grad):
-        for b in range(y.shape[0]):
+    def run(b2, partial, n_blocks, masks, target_scale, samples, weight, delta, out, total,
+            grad):
+        for b in range(samples.size):
             outputs(b2, partial, n_blocks, b, out[b])
-            residuals(out[b], y[b], scale, delta[b], total, grad)
+            residuals(out[b], masks[b], target_scale, samples[b], weight, delta[b], total,
+                      grad)
 
     rng = np.random.default_rng(5)
     n, n_blocks = 30, 3
     b2 = rng.standard_normal(lanes).astype(np.float32)
     partial = rng.standard_normal((n_blocks + 1, n, lanes)).astype(np.float32)
-    y = rng.choice([-1.0, 1.0], (n, lanes)).astype(np.float32)
+    masks = rng.integers(0, 2**63, (n, lanes), dtype=np.uint64)
+    target_scale = rng.uniform(0.5, 2, lanes).astype(np.float32)
+    samples = rng.integers(0, 2**63, n, dtype=np.uint64)
     delta = np.zeros((n, rowsum.BLOCK), np.float32)
     out = np.zeros((n, lanes), np.float32)
     total, grad = np.ones(lanes, np.float32), np.zeros(lanes, np.float32)
-    run(b2, partial, n_blocks, y, np.float32(0.5), delta, out, total, grad)
+    run(b2, partial, n_blocks, masks, target_scale, samples, np.float32(0.5), delta, out,
+        total, grad)
     expected = b2 + partial[:n_blocks].sum(0)             # the last block is left out
-    err = expected - y
+    parity = np.array([[bin(int(m) & int(x)).count("1") % 2 for m in row]
+                       for row, x in zip(masks, samples, strict=True)])
+    err = expected - target_scale * (1 - 2 * parity)
     assert np.allclose(out, expected, atol=1e-5)
     assert np.allclose(total, 1 + (err ** 2).sum(0), atol=1e-4)
     assert np.allclose(grad, 0.5 * err.sum(0), atol=1e-5)
@@ -303,7 +319,7 @@ def test_streams_differ_between_groups_and_are_shared_within_one():
     engine.compute_gradients(0)
     x = engine.data.x
     assert len({row.tobytes() for row in x}) == len(x)        # one stream per group
-    targets = engine.y[0, :, :engine.layout.lane[engine.layout.slot == 0].size]
+    targets = batch_targets(engine)[0, :, :engine.layout.lane[engine.layout.slot == 0].size]
     assert len({column.tobytes() for column in targets.T}) > 1  # own subsets, own targets
 
 

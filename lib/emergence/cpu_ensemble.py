@@ -369,10 +369,10 @@ class RowSumEnsemble:
         self.table, self.control = zeros(tables), zeros(controls)
         self.grads = {name: zeros(self.params[name].shape) for name in Parameters.NAMES}
         batch = self.data.x.shape[1]
-        self.y = zeros((n_slots, batch, self.layout.n_lanes))
         self.slot_loss = np.zeros((n_slots, self.layout.n_lanes), np.float32)
         self.pair_scratch = rowsum.pair_scratch()
         if wide:
+            self.y = zeros((n_slots, batch, 1))
             shape = (n_slots, n_blocks, max(batch, EVAL_CHUNK))
             self.partial = zeros(shape)
             self.active = zeros(shape, np.uint64)
@@ -391,11 +391,11 @@ class RowSumEnsemble:
         """Draw the step's batch, fill ``self.grads``; returns the members' losses ``(M,)``."""
         data = self.data
         data.fill(step)
-        rowsum.targets(data.x, data.k, data.stream, self.masks, self.scale, self.y)
         self._build_tables()
         p, g = self.params, self.grads
         gw1, gb1 = p.flat("w1", g["w1"]), p.flat("b1", g["b1"])[:, 0]
         if self.layout.kind == "wide":
+            rowsum.targets(data.x, data.k, data.stream, self.masks, self.scale, self.y)
             rowsum.wide_forward(self.table, self.control, p["w2"], data.x, data.k, data.stream,
                                 data.size, self.partial, self.active, self.pair_scratch)
             rowsum.wide_residual(self.partial, p["b2"], self.y, data.size, self.delta,
@@ -404,9 +404,10 @@ class RowSumEnsemble:
                                  self.active, self.table_grad, self.control_grad, gw1, gb1)
         else:
             rowsum.lanes_step(self.table, self.control, p.flat("w2")[:, 0], p["b2"],
-                              self.layout.slot_width, data.x, data.k, self.y, data.x.shape[1],
-                              self.table_grad, self.control_grad, gw1, gb1, g["b2"],
-                              self.slot_loss, self.partial, self.active, self.pair_scratch)
+                              self.layout.slot_width, data.x, data.k, self.masks, self.scale,
+                              data.x.shape[1], self.table_grad, self.control_grad, gw1, gb1,
+                              g["b2"], self.slot_loss, self.partial, self.active,
+                              self.pair_scratch)
         rowsum.weight_gradients(p.flat("w1"), p.flat("b1")[:, 0], p.flat("w2")[:, 0], gw1, gb1,
                                 p.flat("w2", g["w2"])[:, 0])
         return self.layout.gather(self.slot_loss)

@@ -78,6 +78,13 @@ def _quarter_pointer(builder, block_pointer, start):
                            _QUARTER_OF_FLOATS.as_pointer())
 
 
+def _splat(builder, value, size):
+    """A vector of ``size`` copies of a scalar value."""
+    vector = ir.VectorType(value.type, size)
+    one = builder.insert_element(ir.Constant(vector, None), value, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(_I32, size), None))
+
+
 def _halves_added(builder, values, width):
     """Fold a vector to ``width`` elements by adding its upper half to its lower half."""
     size = values.type.count
@@ -165,36 +172,51 @@ def lane_outputs(lanes: int):
 
 
 def lane_residuals(lanes: int):
-    """An intrinsic for one sample's residuals in the lanes layout.
+    """An intrinsic for one sample's targets and residuals in the lanes layout.
 
-    The returned ``residuals(out, y, scale, delta, total, grad)`` computes ``err = out - y``
-    for each of the ``lanes`` seeds, adds ``err**2`` to ``total`` and ``g = scale * err`` to
-    ``grad`` (``b2``'s gradient), and writes ``g`` once per unit of a block into the
-    block-long ``delta``, lane ``l`` of every unit getting seed ``l``'s residual.
+    The returned ``residuals(out, masks, target_scale, sample, weight, delta, total, grad)``
+    makes each of the ``lanes`` seeds' target from the packed ``sample`` and the seed's skill
+    subset ``masks[lane]`` (``target_scale * (-1)**parity(sample & mask)``, as
+    :func:`~emergence.rowsum.targets` does), computes ``err = out - target``, adds ``err**2``
+    to ``total`` and ``g = weight * err`` to ``grad`` (``b2``'s gradient), and writes ``g``
+    once per unit of a block into the block-long ``delta``, lane ``l`` of every unit getting
+    seed ``l``'s residual. Making the targets here saves writing them for the whole batch
+    and reading them back (16 MB per ``mlp_params`` step).
     """
-    vector = ir.VectorType(ir.FloatType(), lanes)
+    floats = ir.VectorType(ir.FloatType(), lanes)
+    words = ir.VectorType(_I64, lanes)
     repeat = ir.Constant(ir.VectorType(_I32, BLOCK), [u % lanes for u in range(BLOCK)])
 
     def codegen(context, builder, signature, args):
-        out, y, delta, total, grad = (
-            builder.bitcast(_data(context, builder, signature.args[i], args[i]),
-                            vector.as_pointer()) for i in (0, 1, 3, 4, 5))
-        err = builder.fsub(builder.load(out, align=4), builder.load(y, align=4))
+        out, masks, target_scale, delta, total, grad = (
+            _data(context, builder, signature.args[i], args[i]) for i in (0, 1, 2, 5, 6, 7))
+        out, target_scale, total, grad = (builder.bitcast(pointer, floats.as_pointer())
+                                          for pointer in (out, target_scale, total, grad))
+        sample, weight = _splat(builder, args[3], lanes), _splat(builder, args[4], lanes)
+        subsets = builder.load(builder.bitcast(masks, words.as_pointer()), align=8)
+        popcount = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(words, [words]), f"llvm.ctpop.v{lanes}i64")
+        odd = builder.trunc(builder.call(popcount, [builder.and_(subsets, sample)]),
+                            ir.VectorType(ir.IntType(1), lanes))
+        scale = builder.load(target_scale, align=4)
+        target = builder.select(odd, builder.fneg(scale), scale)
+        err = builder.fsub(builder.load(out, align=4), target)
         builder.store(builder.fadd(builder.load(total, align=4), builder.fmul(err, err)),
                       total, align=4)
-        scale = builder.insert_element(ir.Constant(vector, None), args[2], ir.Constant(_I32, 0))
-        scale = builder.shuffle_vector(scale, scale, ir.Constant(ir.VectorType(_I32, lanes), None))
-        g = builder.fmul(scale, err)
+        g = builder.fmul(weight, err)
         builder.store(builder.fadd(builder.load(grad, align=4), g), grad, align=4)
         builder.store(builder.shuffle_vector(g, g, repeat),
                       builder.bitcast(delta, _BLOCK_OF_FLOATS.as_pointer()), align=4)
         return context.get_dummy_value()
 
     @intrinsic
-    def residuals(typingctx, out, y, scale, delta, total, grad):
-        if all(_float32_array(a, 1) for a in (out, y, delta, total, grad)) \
-                and scale == types.float32:
-            return types.none(out, y, scale, delta, total, grad), codegen
+    def residuals(typingctx, out, masks, target_scale, sample, weight, delta, total, grad):
+        if all(_float32_array(a, 1) for a in (out, target_scale, delta, total, grad)) \
+                and isinstance(masks, types.Array) and masks.dtype == types.uint64 \
+                and masks.ndim == 1 and masks.layout == "C" and sample == types.uint64 \
+                and weight == types.float32:
+            return types.none(out, masks, target_scale, sample, weight, delta, total,
+                              grad), codegen
         return None
 
     return residuals
@@ -220,10 +242,7 @@ def scatter_where_active(typingctx, tg, cg, d, bits, kb, xb):
             data = _data(context, builder, signature.args[2], residual)
             values = builder.load(builder.bitcast(data, _BLOCK_OF_FLOATS.as_pointer()), align=4)
         else:
-            one = builder.insert_element(ir.Constant(_BLOCK_OF_FLOATS, None), residual,
-                                         ir.Constant(_I32, 0))
-            values = builder.shuffle_vector(one, one,
-                                            ir.Constant(ir.VectorType(_I32, BLOCK), None))
+            values = _splat(builder, residual, BLOCK)
         rows = [_row_pointer(builder, controls, skill)]
         rows += _group_rows(builder, tables, sample, GROUPS, GROUP_BITS)
         for start in range(0, BLOCK, _QUARTER):

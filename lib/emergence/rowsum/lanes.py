@@ -96,16 +96,18 @@ def _used_blocks(width):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, control_grad, gw1,
-               gb1, gb2, loss, partial, active, scratch):
+def lanes_step(table, control, w2, b2, widths, x, k, masks, target_scale, batch, table_grad,
+               control_grad, gw1, gb1, gb2, loss, partial, active, scratch):
     """Forward, residual and backward of every group on its stream's batch (one job per
     group), leaving in ``gw1`` and ``gb1`` what :func:`weight_gradients` needs, in ``gb2``
     the gradient of ``b2`` and in ``loss`` every lane's loss.
 
     Shapes: ``table`` (A, n_blocks, 8, 16, BLOCK), ``control`` (A, n_blocks, n_s, BLOCK), ``w2``
     (A, U) with the unit axis flattened unit-major (``U = W * LANES``, ``W`` a multiple of
-    4, so a block is 4 units of 16 lanes), ``b2`` (A, LANES), ``y`` (A, B, LANES). Group ``a``
-    reads stream ``a`` of ``x`` and ``k`` and runs only the blocks of its ``widths[a]`` units.
+    4, so a block is 4 units of 16 lanes), ``b2`` and ``target_scale`` (A, LANES), ``masks``
+    (A, n_s, LANES): each seed's skill subsets, from which the kernel makes the targets (see
+    :func:`targets`). Group ``a`` reads stream ``a`` of ``x`` and ``k`` and runs only the blocks
+    of its ``widths[a]`` units.
     ``partial`` and ``active`` (:func:`lanes_scratch`), ``scratch`` (:func:`pair_scratch`) and
     ``table_grad`` and ``control_grad`` (:func:`gradient_scratch`) hold one worker's group
     each; a group's gradient tables are folded into ``gw1`` and ``gb1`` as soon as its batch
@@ -115,7 +117,7 @@ def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, contr
     n_slots = table.shape[0]
     n_lanes = b2.shape[1]
     n_workers = min(scratch.shape[0], n_slots)
-    scale = np.float32(2.0) / np.float32(batch)
+    weight = np.float32(2.0) / np.float32(batch)
     for t in prange(n_workers):
         part, act, pairs = partial[t], active[t], scratch[t]
         tgs, cgs = table_grad[t], control_grad[t]
@@ -135,7 +137,8 @@ def lanes_step(table, control, w2, b2, widths, x, k, y, batch, table_grad, contr
                 stop = min(start + LANES_CHUNK, batch)
                 for b in range(start, stop):
                     _lanes_outputs(b2[a], part, used, b, out)
-                    _lanes_residual(out, y[a, b], scale, delta[b - start], total, grad)
+                    _lanes_residual(out, masks[a, ks[b]], target_scale[a], xs[b], weight,
+                                    delta[b - start], total, grad)
                 for q in range(used):
                     _lanes_block_backward(tgs[q], cgs[q], xs, ks, start, stop, delta, act[q])
             for q in range(used):
