@@ -20,8 +20,8 @@ additions for the paper's 32 bits instead of a 37-long dot product per unit.
 
 The backward pass runs the same tables in reverse. The error signal of a unit
 (``e = delta * [h > 0]``, with ``delta`` the output residual) is added into a gradient table
-``dT[g, v]`` and ``dTc[skill]``; once per step the tables are folded into the weight gradients
-(in the wide layout each block's tables as soon as its backward pass is done):
+``dT[g, v]`` and ``dTc[skill]``; as soon as a block's (wide layout) or a group's (lanes layout)
+backward pass is done, its tables are folded into the weight gradients, while still in cache:
 ``dW1[n_s + 4g + j] = sum of dT[g, v] over the v with bit j set``, ``dW1[k] = dTc[k]`` and
 ``db1 = sum_k dTc[k]``, each finally multiplied by ``w2``. The same folded sums give ``w2``'s
 gradient without ever keeping ``h``: ``sum over samples of e * h = b1 * sum_k dTc[k] + sum_i
@@ -54,8 +54,12 @@ additions.
   widths are padded to whole blocks (multiples of 4 units). A whole group is one job: the
   forward pass runs block by block over the whole batch, byte tables included, and writes
   each block's share of the 16 outputs and its ReLU pattern into a worker's scratch; then the
-  batch is walked in chunks of ``LANES_CHUNK`` samples, the residual of a chunk followed by
-  every block's backward pass over it. (An earlier version fused forward and backward per
+  batch is walked in chunks of ``LANES_CHUNK`` samples, the targets and residuals of a chunk
+  (the targets made on the spot from each seed's skill subsets, never stored) followed by
+  every block's backward pass over it; last, the group's gradient tables are folded.
+  (Keeping each block's forward pass to one chunk at a time, with all the group's byte
+  tables in L2 and the chunk's outputs in L1, was measured slower: 24.0 against 21.1 ms per
+  ``mlp_params`` lanes step on two threads. An earlier version fused forward and backward per
   sample over all of a group's units: every sample then touched 18 table rows of up to 1.3
   KB, which live in L2 from width 3 on. The blocks cost 17-29 % less kernel time on a paper
   ``mlp_params`` step, although the padding adds 14 % more units there.)
