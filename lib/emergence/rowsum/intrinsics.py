@@ -25,7 +25,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .tables import BLOCK, GROUP_BITS, GROUPS, TABLE
+from .tables import BLOCK, GROUP_BITS, GROUPS
 
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
@@ -35,9 +35,10 @@ _QUARTER_OF_FLOATS = ir.VectorType(ir.FloatType(), _QUARTER)
 _QUARTER_BITS = ir.IntType(_QUARTER)
 
 
-def _float32_array(array, ndim: int) -> bool:
-    """Whether ``array`` is typed as a C-contiguous float32 array of ``ndim`` dimensions."""
-    return (isinstance(array, types.Array) and array.dtype == types.float32
+def _c_array(array, ndim: int, dtype=types.float32) -> bool:
+    """Whether ``array`` is typed as a C-contiguous array of ``ndim`` dimensions of ``dtype``
+    (float32 unless said)."""
+    return (isinstance(array, types.Array) and array.dtype == dtype
             and array.ndim == ndim and array.layout == "C")
 
 
@@ -108,9 +109,8 @@ def block_forward(n_groups: int, group_bits: int, outputs: int):
     share_ndim = 1 if outputs == 1 else 2
 
     def codegen(context, builder, signature, args):
-        tables, control, w, _, _, share, _ = (
-            _data(context, builder, signature.args[i], args[i]) if i in (0, 1, 2, 5) else None
-            for i in range(7))
+        tables, control, w, share = (_data(context, builder, signature.args[i], args[i])
+                                     for i in (0, 1, 2, 5))
         skill, sample, b = args[3], args[4], args[6]
         h = builder.load(_row_pointer(builder, control, skill), align=4)
         for pointer in _group_rows(builder, tables, sample, n_groups, group_bits):
@@ -129,8 +129,8 @@ def block_forward(n_groups: int, group_bits: int, outputs: int):
 
     @intrinsic
     def forward(typingctx, tables, control, w, skill, sample, share, b):
-        if _float32_array(tables, 3) and _float32_array(control, 2) and _float32_array(w, 1) \
-                and _float32_array(share, share_ndim) and skill == types.int64 \
+        if _c_array(tables, 3) and _c_array(control, 2) and _c_array(w, 1) \
+                and _c_array(share, share_ndim) and skill == types.int64 \
                 and sample == types.uint64 and b == types.int64:
             return types.uint64(tables, control, w, skill, sample, share, b), codegen
         return None
@@ -163,7 +163,7 @@ def lane_outputs(lanes: int):
 
     @intrinsic
     def outputs(typingctx, b2, partial, n_blocks, b, out):
-        if _float32_array(b2, 1) and _float32_array(partial, 3) and _float32_array(out, 1) \
+        if _c_array(b2, 1) and _c_array(partial, 3) and _c_array(out, 1) \
                 and n_blocks == types.int64 and b == types.int64:
             return types.none(b2, partial, n_blocks, b, out), codegen
         return None
@@ -211,9 +211,8 @@ def lane_residuals(lanes: int):
 
     @intrinsic
     def residuals(typingctx, out, masks, target_scale, sample, weight, delta, total, grad):
-        if all(_float32_array(a, 1) for a in (out, target_scale, delta, total, grad)) \
-                and isinstance(masks, types.Array) and masks.dtype == types.uint64 \
-                and masks.ndim == 1 and masks.layout == "C" and sample == types.uint64 \
+        if all(_c_array(a, 1) for a in (out, target_scale, delta, total, grad)) \
+                and _c_array(masks, 1, types.uint64) and sample == types.uint64 \
                 and weight == types.float32:
             return types.none(out, masks, target_scale, sample, weight, delta, total,
                               grad), codegen
@@ -257,11 +256,9 @@ def scatter_where_active(typingctx, tg, cg, d, bits, kb, xb):
                                   align=4)
         return context.get_dummy_value()
 
-    residual_ok = d == types.float32 or _float32_array(d, 1)
-    if _float32_array(tg, 3) and _float32_array(cg, 2) and residual_ok \
+    residual_ok = d == types.float32 or _c_array(d, 1)
+    if _c_array(tg, 3) and _c_array(cg, 2) and residual_ok \
             and bits == types.uint64 and kb == types.int64 and xb == types.uint64:
         return types.none(tg, cg, d, bits, kb, xb), codegen
     return None
 
-
-assert TABLE == 1 << GROUP_BITS

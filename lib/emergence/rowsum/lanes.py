@@ -19,10 +19,9 @@ from .tables import (
     BLOCK,
     GROUP_BITS,
     GROUPS,
-    PAIR_MIN_BATCH,
     PAIRS,
-    _fill_pairs,
     _fold_block,
+    _forward_block,
     aligned_zeros,
 )
 
@@ -47,32 +46,13 @@ _lanes_nibble_sample = block_forward(GROUPS, GROUP_BITS, LANES)
 
 
 @njit(inline="always")
-def _lanes_pair_block(pairs, ctl, w, xs, ks, n, partial, active):
-    """One block's forward over ``n`` samples from the byte tables: ``partial[b, lane]``, the
-    block's share of each lane's output on sample b, and its ReLU pattern."""
-    for b in range(n):
-        active[b] = _lanes_pair_sample(pairs, ctl, w, ks[b], xs[b], partial, b)
-
-
-@njit(inline="always")
-def _lanes_nibble_block(tab, ctl, w, xs, ks, n, partial, active):
-    """As :func:`_lanes_pair_block`, 9 rows per sample from the 16-row tables."""
-    for b in range(n):
-        active[b] = _lanes_nibble_sample(tab, ctl, w, ks[b], xs[b], partial, b)
-
-
-@njit(inline="always")
 def _lanes_forward(table, control, w2, a, n_blocks, xs, ks, n, partial, active, pairs):
     """Every block of group ``a`` forward over ``n`` samples, with byte tables (built in
     ``pairs``, per block) when the batch repays them, as in :func:`wide_forward`."""
     for q in range(n_blocks):
-        w = w2[a, q * BLOCK:(q + 1) * BLOCK]
-        if n >= PAIR_MIN_BATCH:
-            _fill_pairs(table[a, q], pairs)
-            _lanes_pair_block(pairs, control[a, q], w, xs, ks, n, partial[q], active[q])
-        else:
-            _lanes_nibble_block(table[a, q], control[a, q], w, xs, ks, n, partial[q],
-                                active[q])
+        _forward_block(_lanes_pair_sample, _lanes_nibble_sample, table[a, q], pairs,
+                       control[a, q], w2[a, q * BLOCK:(q + 1) * BLOCK], xs, ks, n, partial[q],
+                       active[q])
 
 
 _lanes_outputs = lane_outputs(LANES)

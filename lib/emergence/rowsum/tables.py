@@ -57,6 +57,24 @@ def _fill_pairs(tab, pairs):
                 out[u] = low[u] + high[u]
 
 
+@njit(inline="always")
+def _forward_block(pair_sample, nibble_sample, tab, pairs, ctl, w, xs, ks, n, share, active):
+    """One block's forward pass over ``n`` samples with a layout's per-sample kernels
+    (:func:`~emergence.rowsum.intrinsics.block_forward`): ``share[b]`` and ``active[b]``.
+
+    A batch of at least ``PAIR_MIN_BATCH`` samples first merges the block's 8 group tables
+    ``tab`` into byte tables in ``pairs`` and then reads 5 rows per sample instead of 9; a
+    shorter batch would not repay the 1024 rows that costs and reads ``tab`` directly.
+    """
+    if n >= PAIR_MIN_BATCH:
+        _fill_pairs(tab, pairs)
+        for b in range(n):
+            active[b] = pair_sample(pairs, ctl, w, ks[b], xs[b], share, b)
+    else:
+        for b in range(n):
+            active[b] = nibble_sample(tab, ctl, w, ks[b], xs[b], share, b)
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def build_tables(w1, b1, n_skills, table, control):
     """Layer-1 tables from ``w1`` (A, d, U) and ``b1`` (A, U), cut into unit blocks.

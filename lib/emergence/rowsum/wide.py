@@ -20,10 +20,9 @@ from .tables import (
     BLOCK,
     GROUP_BITS,
     GROUPS,
-    PAIR_MIN_BATCH,
     PAIRS,
-    _fill_pairs,
     _fold_block,
+    _forward_block,
 )
 
 
@@ -43,20 +42,6 @@ def _zigzag(j, n):
 
 _pair_sample = block_forward(PAIRS, 2 * GROUP_BITS, 1)
 _nibble_sample = block_forward(GROUPS, GROUP_BITS, 1)
-
-
-@njit(inline="always")
-def _pair_block(pairs, ctl, w, xs, ks, n, partial, active):
-    """One block's forward over ``n`` samples, 5 rows per sample from the byte tables."""
-    for b in range(n):
-        active[b] = _pair_sample(pairs, ctl, w, ks[b], xs[b], partial, b)
-
-
-@njit(inline="always")
-def _nibble_block(tab, ctl, w, xs, ks, n, partial, active):
-    """One block's forward over ``n`` samples, 9 rows per sample (for short batches)."""
-    for b in range(n):
-        active[b] = _nibble_sample(tab, ctl, w, ks[b], xs[b], partial, b)
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -82,11 +67,8 @@ def wide_forward(table, control, w2, x, k, stream, size, partial, active, scratc
             a, q = job // n_blocks, job % n_blocks
             s, n = stream[a], size[a]
             ctl, w = control[a, q], w2[a, q * BLOCK:(q + 1) * BLOCK]
-            if n >= PAIR_MIN_BATCH:
-                _fill_pairs(table[a, q], pairs)
-                _pair_block(pairs, ctl, w, x[s], k[s], n, partial[a, q], active[a, q])
-            else:
-                _nibble_block(table[a, q], ctl, w, x[s], k[s], n, partial[a, q], active[a, q])
+            _forward_block(_pair_sample, _nibble_sample, table[a, q], pairs, ctl, w, x[s],
+                           k[s], n, partial[a, q], active[a, q])
 
 
 @njit(parallel=True, fastmath=True, cache=True)
