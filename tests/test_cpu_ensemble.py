@@ -178,8 +178,8 @@ def test_every_array_the_kernels_walk_by_rows_starts_a_cache_line(name):
     """NumPy aligns to 16 bytes; a 64-float row 16 bytes into a line splits every vector
     access in two (1.3-1.6x slower steps, measured)."""
     engine = both_engines(name)[2].engine
-    arrays = [engine.table, engine.control, engine.table_grad, engine.control_grad,
-              engine.partial, engine.active, engine.pair_scratch,
+    arrays = [*engine.forward_scratch, engine.table_grad, engine.control_grad,
+              engine.partial, engine.active,
               *engine.params.arrays.values(), *engine.grads.values()]
     assert all(array.ctypes.data % rowsum.CACHE_LINE == 0 for array in arrays)
 

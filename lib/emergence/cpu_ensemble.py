@@ -354,23 +354,20 @@ class RowSumEnsemble:
 
     def _allocate(self) -> None:
         """Every buffer a step needs, allocated once (fresh pages each step cost more than
-        the kernels) and on cache lines (:func:`rowsum.aligned_zeros`). Tables are
-        ``(A, blocks, 8, 16, BLOCK)``, the unit axis cut into blocks of ``BLOCK`` (both
-        layouts pad their widths to whole blocks); gradient tables are per worker
-        (:func:`rowsum.gradient_scratch`): one block's in the wide layout, a whole group's in
-        the lanes layout."""
+        the kernels) and on cache lines (:func:`rowsum.aligned_zeros`). The unit axis is cut
+        into blocks of ``BLOCK`` (both layouts pad their widths to whole blocks). Tables are
+        per worker: one block's (:func:`rowsum.forward_scratch`, built by the job that reads
+        them), and gradient tables (:func:`rowsum.gradient_scratch`) of one block in the wide
+        layout, of a whole group in the lanes layout."""
         w1 = self.params.flat("w1")
         n_slots, n_units = w1.shape[0], w1.shape[2]
         wide = self.layout.kind == "wide"
         n_blocks = n_units // rowsum.BLOCK
         zeros = rowsum.aligned_zeros
-        tables = (n_slots, n_blocks, rowsum.GROUPS, rowsum.TABLE, rowsum.BLOCK)
-        controls = (n_slots, n_blocks, self.n_skills, rowsum.BLOCK)
-        self.table, self.control = zeros(tables), zeros(controls)
         self.grads = {name: zeros(self.params[name].shape) for name in Parameters.NAMES}
         batch = self.data.x.shape[1]
         self.slot_loss = np.zeros((n_slots, self.layout.n_lanes), np.float32)
-        self.pair_scratch = rowsum.pair_scratch()
+        self.forward_scratch = rowsum.forward_scratch(self.n_skills)
         if wide:
             self.y = zeros((n_slots, batch, 1))
             shape = (n_slots, n_blocks, max(batch, EVAL_CHUNK))
@@ -383,32 +380,28 @@ class RowSumEnsemble:
                                                                          n_blocks)
             self.partial, self.active = rowsum.lanes_scratch(n_blocks, max(batch, EVAL_CHUNK))
 
-    def _build_tables(self) -> None:
-        rowsum.build_tables(self.params.flat("w1"), self.params.flat("b1")[:, 0],
-                            self.n_skills, self.table, self.control)
-
     def compute_gradients(self, step: int) -> np.ndarray:
         """Draw the step's batch, fill ``self.grads``; returns the members' losses ``(M,)``."""
         data = self.data
         data.fill(step)
-        self._build_tables()
         p, g = self.params, self.grads
+        w1, b1 = p.flat("w1"), p.flat("b1")[:, 0]
         gw1, gb1 = p.flat("w1", g["w1"]), p.flat("b1", g["b1"])[:, 0]
         if self.layout.kind == "wide":
             rowsum.targets(data.x, data.k, data.stream, self.masks, self.scale, self.y)
-            rowsum.wide_forward(self.table, self.control, p["w2"], data.x, data.k, data.stream,
-                                data.size, self.partial, self.active, self.pair_scratch)
+            rowsum.wide_forward(w1, b1, p["w2"], data.x, data.k, data.stream, data.size,
+                                self.partial, self.active, self.forward_scratch)
             rowsum.wide_residual(self.partial, p["b2"], self.y, data.size, self.delta,
                                  self.slot_loss[:, 0], g["b2"])
             rowsum.wide_backward(data.x, data.k, data.stream, data.size, self.delta,
                                  self.active, self.table_grad, self.control_grad, gw1, gb1)
         else:
-            rowsum.lanes_step(self.table, self.control, p.flat("w2")[:, 0], p["b2"],
+            rowsum.lanes_step(w1, b1, p.flat("w2")[:, 0], p["b2"],
                               self.layout.slot_width, data.x, data.k, self.masks, self.scale,
                               data.x.shape[1], self.table_grad, self.control_grad, gw1, gb1,
                               g["b2"], self.slot_loss, self.partial, self.active,
-                              self.pair_scratch)
-        rowsum.weight_gradients(p.flat("w1"), p.flat("b1")[:, 0], p.flat("w2")[:, 0], gw1, gb1,
+                              self.forward_scratch)
+        rowsum.weight_gradients(w1, b1, p.flat("w2")[:, 0], gw1, gb1,
                                 p.flat("w2", g["w2"])[:, 0])
         return self.layout.gather(self.slot_loss)
 
@@ -420,8 +413,8 @@ class RowSumEnsemble:
 
     def evaluate(self) -> tuple[np.ndarray, np.ndarray]:
         """``(strength, loss)``, both ``(M, n_s)``: ``R_k / S`` and ``½ mean (S g_k - f)²``."""
-        self._build_tables()
         p = self.params
+        w1, b1 = p.flat("w1"), p.flat("b1")[:, 0]
         sums = np.zeros((self.layout.n_slots, self.layout.n_lanes, self.n_skills, 2),
                         np.float32)
         n_total = self.eval_x.shape[1]
@@ -432,14 +425,14 @@ class RowSumEnsemble:
             if self.layout.kind == "wide":
                 streams = np.zeros(self.layout.n_slots, np.int64)
                 sizes = np.full(self.layout.n_slots, n, np.int64)
-                rowsum.wide_forward(self.table, self.control, p["w2"], x, k, streams, sizes,
-                                    self.partial, self.active, self.pair_scratch)
+                rowsum.wide_forward(w1, b1, p["w2"], x, k, streams, sizes, self.partial,
+                                    self.active, self.forward_scratch)
                 rowsum.wide_scores(self.partial, p["b2"], x, k, self.masks, self.scale, n,
                                    sums)
             else:
-                rowsum.lanes_scores(self.table, self.control, p.flat("w2")[:, 0], p["b2"],
+                rowsum.lanes_scores(w1, b1, p.flat("w2")[:, 0], p["b2"],
                                     self.layout.slot_width, x, k, n, self.masks, self.scale,
-                                    sums, self.partial, self.active, self.pair_scratch)
+                                    sums, self.partial, self.active, self.forward_scratch)
         sums = self.layout.gather(sums) / (n_total // self.n_skills)
         scale = self.layout.gather(self.scale)[:, None]
         return sums[..., 0] / scale, 0.5 * sums[..., 1]

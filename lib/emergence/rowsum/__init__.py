@@ -34,8 +34,10 @@ additions.
 
 - *wide* (time and data experiments, width 100 to 1000, every member its own data): vector
   lanes run over a member's hidden units. Work is cut into jobs of one member and a block of
-  ``BLOCK = 64`` units, whose tables (``8 x 16 x 64`` floats, 32 KB) stay in the L1 cache
-  while the whole batch streams past; widths are padded to whole blocks with units whose
+  ``BLOCK = 64`` units, whose tables (``8 x 16 x 64`` floats, 32 KB) the job builds from
+  ``W1`` into a worker's scratch and keeps in the L1 cache while the whole batch streams past
+  (built for the whole ensemble ahead of the forward pass, they were written to memory and
+  read back, and the step was 3-15 % slower); widths are padded to whole blocks with units whose
   weights are zero and stay zero (their ``h`` is 0, so they are never active and get no
   gradient). A forward pass writes each block's share of the output and keeps the block's
   ReLU pattern of each sample as one 64-bit mask; after the residual, a backward pass reads
@@ -104,9 +106,8 @@ from .tables import (
     PAIRS,
     TABLE,
     aligned_zeros,
-    build_tables,
+    forward_scratch,
     gradient_scratch,
-    pair_scratch,
     weight_gradients,
 )
 from .wide import wide_backward, wide_forward, wide_residual, wide_scores
@@ -114,8 +115,8 @@ from .wide import wide_backward, wide_forward, wide_residual, wide_scores
 __all__ = [
     "AVX512", "BLOCK", "CACHE_LINE", "DOWNCLOCKING_CPUS", "GROUPS", "GROUP_BITS", "LANES",
     "LANES_CHUNK", "MAX_BITS", "PAIRS", "PAIR_MIN_BATCH", "PAIR_TABLE", "TABLE", "WIDE_VECTORS",
-    "adam_update", "aligned_zeros", "build_tables", "draw_online", "gradient_scratch",
-    "lanes_scores", "lanes_scratch", "lanes_step", "pair_scratch", "sgd_update", "shuffle",
+    "adam_update", "aligned_zeros", "draw_online", "forward_scratch", "gradient_scratch",
+    "lanes_scores", "lanes_scratch", "lanes_step", "sgd_update", "shuffle",
     "targets", "weight_gradients", "wide_backward", "wide_forward", "wide_residual",
     "wide_scores", "wide_vector_features",
 ]

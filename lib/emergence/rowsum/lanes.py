@@ -20,6 +20,7 @@ from .tables import (
     GROUP_BITS,
     GROUPS,
     PAIRS,
+    _build_block,
     _fold_block,
     _forward_block,
     aligned_zeros,
@@ -46,13 +47,16 @@ _lanes_nibble_sample = block_forward(GROUPS, GROUP_BITS, LANES)
 
 
 @njit(inline="always")
-def _lanes_forward(table, control, w2, a, n_blocks, xs, ks, n, partial, active, pairs):
-    """Every block of group ``a`` forward over ``n`` samples, with byte tables (built in
-    ``pairs``, per block) when the batch repays them, as in :func:`wide_forward`."""
+def _lanes_forward(w1, b1, w2, a, n_blocks, xs, ks, n, partial, active, scratch):
+    """Every block of group ``a`` forward over ``n`` samples, each with tables built in the
+    worker's ``scratch`` right before, and byte tables when the batch repays them, as in
+    :func:`wide_forward`."""
+    tab, ctl, pairs = scratch
     for q in range(n_blocks):
-        _forward_block(_lanes_pair_sample, _lanes_nibble_sample, table[a, q], pairs,
-                       control[a, q], w2[a, q * BLOCK:(q + 1) * BLOCK], xs, ks, n, partial[q],
-                       active[q])
+        lo = q * BLOCK
+        _build_block(w1, b1, a, lo, tab, ctl)
+        _forward_block(_lanes_pair_sample, _lanes_nibble_sample, tab, pairs, ctl,
+                       w2[a, lo:lo + BLOCK], xs, ks, n, partial[q], active[q])
 
 
 _lanes_outputs = lane_outputs(LANES)
@@ -76,30 +80,32 @@ def _used_blocks(width):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def lanes_step(table, control, w2, b2, widths, x, k, masks, target_scale, batch, table_grad,
+def lanes_step(w1, b1, w2, b2, widths, x, k, masks, target_scale, batch, table_grad,
                control_grad, gw1, gb1, gb2, loss, partial, active, scratch):
     """Forward, residual and backward of every group on its stream's batch (one job per
     group), leaving in ``gw1`` and ``gb1`` what :func:`weight_gradients` needs, in ``gb2``
     the gradient of ``b2`` and in ``loss`` every lane's loss.
 
-    Shapes: ``table`` (A, n_blocks, 8, 16, BLOCK), ``control`` (A, n_blocks, n_s, BLOCK), ``w2``
-    (A, U) with the unit axis flattened unit-major (``U = W * LANES``, ``W`` a multiple of
-    4, so a block is 4 units of 16 lanes), ``b2`` and ``target_scale`` (A, LANES), ``masks``
-    (A, n_s, LANES): each seed's skill subsets, from which the kernel makes the targets (see
-    :func:`targets`). Group ``a`` reads stream ``a`` of ``x`` and ``k`` and runs only the blocks
-    of its ``widths[a]`` units.
-    ``partial`` and ``active`` (:func:`lanes_scratch`), ``scratch`` (:func:`pair_scratch`) and
-    ``table_grad`` and ``control_grad`` (:func:`gradient_scratch`) hold one worker's group
-    each; a group's gradient tables are folded into ``gw1`` and ``gb1`` as soon as its batch
-    is done, while they are still in cache. Worker ``t`` takes every ``n_workers``-th group
+    Shapes: ``w1`` (A, d, U), ``b1`` and ``w2`` (A, U) with the unit axis flattened
+    unit-major (``U = W * LANES``, ``W`` a multiple of 4, so a block is 4 units of 16 lanes),
+    ``b2`` and ``target_scale`` (A, LANES), ``masks`` (A, n_s, LANES): each seed's skill
+    subsets, from which the kernel makes the targets (see :func:`targets`). Group ``a`` reads
+    stream ``a`` of ``x`` and ``k`` and runs only the blocks of its ``widths[a]`` units.
+    ``partial`` and ``active`` (:func:`lanes_scratch`), ``scratch`` (:func:`forward_scratch`:
+    the block tables, built per block by the forward pass) and ``table_grad`` and
+    ``control_grad`` (:func:`gradient_scratch`) hold one worker's group each; a group's
+    gradient tables are folded into ``gw1`` and ``gb1`` as soon as its batch is done, while
+    they are still in cache. Worker ``t`` takes every ``n_workers``-th group
     from ``t`` on (groups are laid out narrow to wide, so that balances the workers).
     """
-    n_slots = table.shape[0]
+    n_slots = w1.shape[0]
     n_lanes = b2.shape[1]
-    n_workers = min(scratch.shape[0], n_slots)
+    tables, controls, byte_tables = scratch
+    n_workers = min(tables.shape[0], n_slots)
     weight = np.float32(2.0) / np.float32(batch)
     for t in prange(n_workers):
-        part, act, pairs = partial[t], active[t], scratch[t]
+        part, act = partial[t], active[t]
+        work = tables[t], controls[t], byte_tables[t]
         tgs, cgs = table_grad[t], control_grad[t]
         delta = np.empty((LANES_CHUNK, BLOCK), np.float32)
         out = np.empty(n_lanes, np.float32)
@@ -108,7 +114,7 @@ def lanes_step(table, control, w2, b2, widths, x, k, masks, target_scale, batch,
         for a in range(t, n_slots, n_workers):
             used = _used_blocks(widths[a])
             xs, ks = x[a], k[a]
-            _lanes_forward(table, control, w2, a, used, xs, ks, batch, part, act, pairs)
+            _lanes_forward(w1, b1, w2, a, used, xs, ks, batch, part, act, work)
             tgs[:used] = _F0
             cgs[:used] = _F0
             total[:] = _F0
@@ -129,20 +135,22 @@ def lanes_step(table, control, w2, b2, widths, x, k, masks, target_scale, batch,
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def lanes_scores(table, control, w2, b2, widths, x, k, n_done, masks, scale, sums, partial,
+def lanes_scores(w1, b1, w2, b2, widths, x, k, n_done, masks, scale, sums, partial,
                  active, scratch):
     """Evaluation of every group on a shared chunk (stream 0), summed into ``sums[a, c, skill]``
     as in :func:`wide_scores`; the scratch arrays as in :func:`lanes_step`."""
-    n_slots = table.shape[0]
+    n_slots = w1.shape[0]
     n_lanes = b2.shape[1]
-    n_workers = min(scratch.shape[0], n_slots)
+    tables, controls, byte_tables = scratch
+    n_workers = min(tables.shape[0], n_slots)
     for t in prange(n_workers):
-        part, act, pairs = partial[t], active[t], scratch[t]
+        part, act = partial[t], active[t]
+        work = tables[t], controls[t], byte_tables[t]
         out = np.empty(n_lanes, np.float32)
         xs, ks = x[0], k[0]
         for a in range(t, n_slots, n_workers):
             used = _used_blocks(widths[a])
-            _lanes_forward(table, control, w2, a, used, xs, ks, n_done, part, act, pairs)
+            _lanes_forward(w1, b1, w2, a, used, xs, ks, n_done, part, act, work)
             for b in range(n_done):
                 _lanes_outputs(b2[a], part, used, b, out)
                 xb, kb = xs[b], ks[b]

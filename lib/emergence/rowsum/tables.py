@@ -2,10 +2,10 @@
 
 A sample's pre-activation is its control row plus one row per group of four input bits
 (:mod:`emergence.rowsum` explains the trick). This module fixes the tables' shape, allocates
-arrays on cache lines, builds the tables from ``W1``
-(:func:`~emergence.rowsum.build_tables`) and merges them pairwise into byte tables for long
-batches (``_fill_pairs``), and turns the gradient tables back into the weights' gradients
-(``_fold_block``, :func:`~emergence.rowsum.weight_gradients`).
+arrays on cache lines, builds one block's tables from ``W1`` (``_build_block``, by the job that
+reads them) and merges them pairwise into byte tables for long batches (``_fill_pairs``), and
+turns the gradient tables back into the weights' gradients (``_fold_block``,
+:func:`~emergence.rowsum.weight_gradients`).
 """
 
 from __future__ import annotations
@@ -41,9 +41,52 @@ def aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
     return raw[start:start + size].view(dtype).reshape(shape)
 
 
-def pair_scratch() -> np.ndarray:
-    """Scratch space for :func:`wide_forward`'s byte tables: 256 KB per worker thread."""
-    return aligned_zeros((get_num_threads(), PAIRS, PAIR_TABLE, BLOCK))
+def forward_scratch(n_skills: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-worker scratch of the forward pass (:func:`~emergence.rowsum.wide_forward`,
+    :func:`~emergence.rowsum.lanes_step`): one block's group tables and ``n_skills`` control
+    rows (33 KB, in L1) and its byte tables (256 KB, in L2)."""
+    n_workers = get_num_threads()
+    return (aligned_zeros((n_workers, GROUPS, TABLE, BLOCK)),
+            aligned_zeros((n_workers, n_skills, BLOCK)),
+            aligned_zeros((n_workers, PAIRS, PAIR_TABLE, BLOCK)))
+
+
+@njit(inline="always")
+def _build_block(w1, b1, a, lo, tab, ctl):
+    """One block's tables, from the units ``lo:lo + BLOCK`` of slot ``a`` of ``w1`` (A, d, U)
+    and ``b1`` (A, U): ``ctl[k] = b1 + w1[k]`` and ``tab[g, v]`` the sum of the rows of the
+    bits set in ``v`` within group ``g``.
+
+    The job that reads a block's tables builds them, into its worker's scratch, right before
+    its forward pass: 125 row additions from 37 rows of ``w1`` (9 KB), after which the tables
+    are in L1. (Built for the whole ensemble ahead of the forward pass, they were written to
+    memory and read back: 24-52 MB each way per step in the data experiments.) Bits past the
+    input are never set in a sample, so the rows they would add are left out (their entries
+    repeat the row without).
+    """
+    n_skills = ctl.shape[0]
+    n_inputs = w1.shape[1]
+    hi = lo + BLOCK
+    bias = b1[a, lo:hi]
+    for kk in range(n_skills):
+        row, out = w1[a, kk, lo:hi], ctl[kk]
+        for u in range(BLOCK):
+            out[u] = bias[u] + row[u]
+    for g in range(tab.shape[0]):
+        tab[g, 0] = _F0
+        for v in range(1, TABLE):
+            low = v & -v
+            bit = 0
+            while (1 << bit) != low:
+                bit += 1
+            row_index = n_skills + GROUP_BITS * g + bit
+            rest, out = tab[g, v & (v - 1)], tab[g, v]
+            if row_index < n_inputs:
+                row = w1[a, row_index, lo:hi]
+                for u in range(BLOCK):
+                    out[u] = rest[u] + row[u]
+            else:
+                out[:] = rest
 
 
 @njit(inline="always")
@@ -75,44 +118,6 @@ def _forward_block(pair_sample, nibble_sample, tab, pairs, ctl, w, xs, ks, n, sh
             active[b] = nibble_sample(tab, ctl, w, ks[b], xs[b], share, b)
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def build_tables(w1, b1, n_skills, table, control):
-    """Layer-1 tables from ``w1`` (A, d, U) and ``b1`` (A, U), cut into unit blocks.
-
-    ``table`` is (A, n_blocks, 8, 16, width) and ``control`` (A, n_blocks, n_s, width), with
-    ``U = n_blocks * width``: ``control[a, q, k] = b1 + w1[k]`` and ``table[a, q, g, v]`` is the
-    sum of the rows of the bits set in ``v`` within group ``g``, both over the units of block
-    ``q``. Blocks make each job's tables one contiguous array. Bits past the input are never
-    set in a sample, so the rows they would add are left out (their entries repeat the row
-    without).
-    """
-    n_slots, n_inputs, _ = w1.shape
-    n_blocks, n_groups, _, width = table.shape[1:]
-    for j in prange(n_slots * n_blocks):
-        a, q = j // n_blocks, j % n_blocks
-        tab, ctl = table[a, q], control[a, q]
-        lo = q * width
-        for kk in range(n_skills):
-            for u in range(width):
-                ctl[kk, u] = b1[a, lo + u] + w1[a, kk, lo + u]
-        for g in range(n_groups):
-            for u in range(width):
-                tab[g, 0, u] = _F0
-            for v in range(1, TABLE):
-                low = v & -v
-                bit = 0
-                while (1 << bit) != low:
-                    bit += 1
-                row = n_skills + GROUP_BITS * g + bit
-                rest = v & (v - 1)
-                if row < n_inputs:
-                    for u in range(width):
-                        tab[g, v, u] = tab[g, rest, u] + w1[a, row, lo + u]
-                else:
-                    for u in range(width):
-                        tab[g, v, u] = tab[g, rest, u]
-
-
 def gradient_scratch(n_skills: int, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-worker gradient tables of ``n_blocks`` blocks: 8 x 16 rows and ``n_skills``
     control rows each (33 KB per block and worker thread)."""
@@ -127,7 +132,7 @@ def _fold_block(tg, cg, gw1, gb1, a, lo):
 
     Whatever the kernels scattered per sample into a control row and its 8 group rows
     (``e``), folding gives its sum against every input: ``gw1[i] = sum_b e[b] x[b, i]`` and
-    ``gb1 = sum_b e[b]`` (the transpose of :func:`~emergence.rowsum.build_tables`). Both
+    ``gb1 = sum_b e[b]`` (the transpose of ``_build_block``). Both
     layouts fold a block's tables as soon as its backward pass is done, while they are still
     in cache.
     """

@@ -21,6 +21,7 @@ from .tables import (
     GROUP_BITS,
     GROUPS,
     PAIRS,
+    _build_block,
     _fold_block,
     _forward_block,
 )
@@ -45,30 +46,32 @@ _nibble_sample = block_forward(GROUPS, GROUP_BITS, 1)
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def wide_forward(table, control, w2, x, k, stream, size, partial, active, scratch):
+def wide_forward(w1, b1, w2, x, k, stream, size, partial, active, scratch):
     """Each block's share ``partial[a, q, b]`` of member a's output on sample b, and the
     block's ReLU pattern on that sample, one bit per unit: ``active[a, q, b]``.
 
     Every block is ``BLOCK`` units wide (the engine pads the width with units that stay 0), so
-    the unit loops have a fixed length and vectorise. A block whose batch has at least
-    ``PAIR_MIN_BATCH`` samples first merges its 8 group tables pairwise into 4 tables of 256
-    rows (one per byte of the input, 256 KB, which stay in the L2 cache) and then adds 5 rows
-    per sample instead of 9; a shorter batch would not repay the 1024 rows that costs, and
-    reads the 16-row tables (32 KB, in L1) directly. ``scratch`` (:func:`pair_scratch`) has
-    one set of byte tables per worker: worker ``t`` takes every ``n_workers``-th job from
-    ``t`` on (jobs are laid out cheap to dear, so that balances the workers).
+    the unit loops have a fixed length and vectorise. A job (one member, one block) first
+    builds the block's tables from ``w1`` (A, d, H) and ``b1`` (A, H) in its worker's
+    ``scratch`` (:func:`forward_scratch`). A block whose batch has at least ``PAIR_MIN_BATCH``
+    samples then merges its 8 group tables pairwise into 4 tables of 256 rows (one per byte of
+    the input, 256 KB, which stay in the L2 cache) and adds 5 rows per sample instead of 9; a
+    shorter batch would not repay the 1024 rows that costs, and reads the 16-row tables (32
+    KB, in L1) directly. Worker ``t`` takes every ``n_workers``-th job from ``t`` on (jobs are
+    laid out cheap to dear, so that balances the workers).
     """
-    n_slots, n_blocks = table.shape[:2]
+    tables, controls, byte_tables = scratch
+    n_slots, n_blocks = partial.shape[:2]
     n_jobs = n_slots * n_blocks
-    n_workers = min(scratch.shape[0], n_jobs)
+    n_workers = min(tables.shape[0], n_jobs)
     for t in prange(n_workers):
-        pairs = scratch[t]
+        tab, ctl, pairs = tables[t], controls[t], byte_tables[t]
         for job in range(t, n_jobs, n_workers):
             a, q = job // n_blocks, job % n_blocks
-            s, n = stream[a], size[a]
-            ctl, w = control[a, q], w2[a, q * BLOCK:(q + 1) * BLOCK]
-            _forward_block(_pair_sample, _nibble_sample, table[a, q], pairs, ctl, w, x[s],
-                           k[s], n, partial[a, q], active[a, q])
+            s, n, lo = stream[a], size[a], q * BLOCK
+            _build_block(w1, b1, a, lo, tab, ctl)
+            _forward_block(_pair_sample, _nibble_sample, tab, pairs, ctl, w2[a, lo:lo + BLOCK],
+                           x[s], k[s], n, partial[a, q], active[a, q])
 
 
 @njit(parallel=True, fastmath=True, cache=True)
