@@ -42,7 +42,8 @@ def batch_targets(engine: RowSumEnsemble) -> np.ndarray:
     make theirs on the fly and keep none)."""
     data = engine.data
     y = np.zeros((engine.layout.n_slots, data.x.shape[1], engine.layout.n_lanes), np.float32)
-    rowsum.targets(data.x, data.k, data.stream, engine.masks, engine.scale, y)
+    rowsum.targets(data.x, data.k, data.stream, engine.masks, engine.scale, y,
+                   np.arange(len(y)))
     return y
 
 
@@ -115,6 +116,33 @@ def test_data_members_are_padded_to_the_largest_batch():
     cfg, _, fast = both_engines("mlp_data")
     fast.engine.compute_gradients(0)
     assert len(set(fast.engine.data.size.tolist())) > 1      # unequal batches in one step
+
+
+def test_fixed_batches_and_targets_follow_the_shuffled_sets_step_by_step():
+    """Members with one step per epoch have their batch gathered once, the others every step;
+    each step's batch is the member's set in its current order, and the targets are those of
+    the batch, also after a checkpoint's order is loaded into an engine that ran on."""
+    batch = 32
+    cfg, _, fast = both_engines("mlp_data", batch_size=batch, n_data=(batch, 3 * batch))
+    engine, data = fast.engine, fast.engine.data
+    assert 0 < len(data.walking) < len(data.n_data)
+    for step in range(7):
+        engine.compute_gradients(step)
+        offset = step % data.steps_per_epoch
+        for member, size in enumerate(data.sizes):
+            index = data.order[member, offset[member] * size:(offset[member] + 1) * size]
+            np.testing.assert_array_equal(data.x[member, :size], data.data_x[member, index])
+            np.testing.assert_array_equal(data.k[member, :size], data.data_k[member, index])
+        np.testing.assert_array_equal(engine.y, batch_targets(engine))
+        if step == 2:
+            saved = {"order": torch.from_numpy(data.order.copy())}
+        if step == 3:
+            step_3 = data.x.copy(), engine.y.copy()
+    data.load_state_dict(saved)            # the order of step 2 into an engine at step 6
+    engine.compute_gradients(3)
+    assert data.changed is data.stream
+    np.testing.assert_array_equal(data.x, step_3[0])
+    np.testing.assert_array_equal(engine.y, step_3[1])
 
 
 @pytest.mark.parametrize("kind, weight_decay", [("sgd", 0.0), ("sgd", 0.01), ("adam", 0.0),

@@ -245,6 +245,7 @@ class OnlineBatches:
         self.k = np.zeros((layout.n_slots, batch_size), np.int64)
         self.size = np.full(layout.n_slots, batch_size, np.int64)
         self.stream = np.arange(layout.n_slots)
+        self.changed = self.stream          # slots whose batch each fill rewrites: all
         self.n_members = len(layout.slot)
 
     def batch_sizes(self) -> np.ndarray:
@@ -266,7 +267,10 @@ class FixedBatches:
 
     The sets are the torch path's (:class:`emergence.train.FixedDataset` with the same
     ``sampler`` and ``seed``): same samples, same skill counts. Epochs and batch sizes follow
-    the same rule; the shuffles come from the hash of (seed, member, epoch).
+    the same rule; the shuffles come from the hash of (seed, member, epoch). A member with
+    one step per epoch trains on its whole set in its original order every step, so its batch
+    is gathered once (again after :meth:`load_state_dict`); ``changed`` lists the members
+    whose batch the last :meth:`fill` rewrote.
     """
 
     def __init__(self, sampler, n_data: Sequence[int], batch_size: int, seed: int) -> None:
@@ -286,6 +290,8 @@ class FixedBatches:
         self.k = np.zeros_like(self.x, dtype=np.int64)
         self.size = self.sizes.copy()
         self.stream = np.arange(members)
+        self.walking = np.flatnonzero(self.steps_per_epoch > 1)
+        self.changed, self.gathered = self.stream, False
 
     def batch_sizes(self) -> np.ndarray:
         return self.sizes
@@ -295,21 +301,17 @@ class FixedBatches:
         for member in np.flatnonzero((offset == 0) & (self.steps_per_epoch > 1)):
             rowsum.shuffle(self.seed, member, epoch[member], self.order[member],
                            self.n_data[member])
-        _gather_batches(self.order, offset * self.sizes, self.sizes, self.data_x, self.data_k,
-                        self.x, self.k)
+        self.changed = self.walking if self.gathered else self.stream
+        rowsum.gather(self.order, offset * self.sizes, self.sizes, self.changed, self.data_x,
+                      self.data_k, self.x, self.k)
+        self.gathered = True
 
     def state_dict(self) -> dict:
         return {"order": torch.from_numpy(self.order)}
 
     def load_state_dict(self, state: dict) -> None:
         self.order[...] = state["order"].numpy()
-
-
-def _gather_batches(order, start, sizes, data_x, data_k, x, k) -> None:
-    for member in range(len(sizes)):
-        index = order[member, start[member]:start[member] + sizes[member]]
-        x[member, :sizes[member]] = data_x[member, index]
-        k[member, :sizes[member]] = data_k[member, index]
+        self.gathered = False
 
 
 class RowSumEnsemble:
@@ -388,7 +390,8 @@ class RowSumEnsemble:
         w1, b1 = p.flat("w1"), p.flat("b1")[:, 0]
         gw1, gb1 = p.flat("w1", g["w1"]), p.flat("b1", g["b1"])[:, 0]
         if self.layout.kind == "wide":
-            rowsum.targets(data.x, data.k, data.stream, self.masks, self.scale, self.y)
+            rowsum.targets(data.x, data.k, data.stream, self.masks, self.scale, self.y,
+                           data.changed)
             rowsum.wide_forward(w1, b1, p["w2"], data.x, data.k, data.stream, data.size,
                                 self.partial, self.active, self.forward_scratch)
             rowsum.wide_residual(self.partial, p["b2"], self.y, data.size, self.delta,

@@ -94,7 +94,7 @@ overrides the choice. Everything the engine calls is importable from here.
 from .codegen import AVX512, DOWNCLOCKING_CPUS, WIDE_VECTORS, wide_vector_features
 from .lanes import LANES, LANES_CHUNK, lanes_scores, lanes_scratch, lanes_step
 from .optim import adam_update, sgd_update
-from .sampling import draw_online, shuffle, targets
+from .sampling import draw_online, gather, shuffle, targets
 from .tables import (
     BLOCK,
     CACHE_LINE,
@@ -115,7 +115,7 @@ from .wide import wide_backward, wide_forward, wide_residual, wide_scores
 __all__ = [
     "AVX512", "BLOCK", "CACHE_LINE", "DOWNCLOCKING_CPUS", "GROUPS", "GROUP_BITS", "LANES",
     "LANES_CHUNK", "MAX_BITS", "PAIRS", "PAIR_MIN_BATCH", "PAIR_TABLE", "TABLE", "WIDE_VECTORS",
-    "adam_update", "aligned_zeros", "draw_online", "forward_scratch", "gradient_scratch",
+    "adam_update", "aligned_zeros", "draw_online", "forward_scratch", "gather", "gradient_scratch",
     "lanes_scores", "lanes_scratch", "lanes_step", "sgd_update", "shuffle",
     "targets", "weight_gradients", "wide_backward", "wide_forward", "wide_residual",
     "wide_scores", "wide_vector_features",

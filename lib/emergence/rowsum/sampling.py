@@ -80,14 +80,29 @@ def shuffle(seed, row, epoch, order, n):
 
 
 @njit(parallel=True, cache=True)
-def targets(x, k, stream, masks, scale, y):
-    """``y[a, b, c] = scale[a, c] * (-1)^parity(x[stream[a], b] & masks[a, k, c])``.
+def gather(order, start, size, rows, data_x, data_k, x, k):
+    """Rows ``rows`` of a batch from fixed training sets: ``x[a, b] = data_x[a, order[a,
+    start[a] + b]]`` for ``b < size[a]``, and ``k`` alike."""
+    for j in prange(len(rows)):
+        a = rows[j]
+        first = start[a]
+        for b in range(size[a]):
+            i = order[a, first + b]
+            x[a, b] = data_x[a, i]
+            k[a, b] = data_k[a, i]
+
+
+@njit(parallel=True, cache=True)
+def targets(x, k, stream, masks, scale, y, slots):
+    """``y[a, b, c] = scale[a, c] * (-1)^parity(x[stream[a], b] & masks[a, k, c])`` for the
+    slots ``a`` in ``slots`` (those whose batch changed).
 
     ``masks`` is (A, n_s, lanes), lanes last, so that the loop over a slot's lanes reads
     consecutive words and vectorises.
     """
-    n_slots, batch, n_lanes = y.shape
-    for a in prange(n_slots):
+    _, batch, n_lanes = y.shape
+    for j in prange(len(slots)):
+        a = slots[j]
         s = stream[a]
         for b in range(batch):
             xb, mask = x[s, b], masks[a, k[s, b]]
