@@ -212,6 +212,24 @@ def test_results_cli_stores_then_skips(registered, tmp_path, capsys):
     assert results.main(["--only", "nope"]) == 2
 
 
+def test_an_entry_records_the_code_that_started_its_run(registered, tmp_path, monkeypatch,
+                                                        capsys):
+    """Editing the checkout during a run of hours must not relabel its entry: the code
+    identity is the one taken before training, and the command says the files changed."""
+    calls = []
+
+    def digest():
+        calls.append(None)
+        return ("a" if len(calls) == 1 else "b") * 64
+
+    monkeypatch.setattr(store, "code_digest", digest)
+    args = ["--only", registered, "--root", str(tmp_path), "--checkpoints", str(tmp_path / "ck")]
+    assert results.main(args) == 0
+    _, meta = store.load(registered, tiny("paper").to_dict(), tmp_path)
+    assert meta["code_sha256"] == "a" * 64 and len(calls) > 1
+    assert "changed on disk during the run" in capsys.readouterr().err
+
+
 def test_results_cli_pauses_at_its_deadline_and_resumes(registered, tmp_path, capsys):
     args = argparse.Namespace(root=tmp_path, checkpoints=tmp_path / "ck", overwrite=False)
     with pytest.raises(TrainingPaused):

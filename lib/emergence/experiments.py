@@ -534,9 +534,9 @@ def run_or_load_matched(calibration: str, target: str, profile: str | None = Non
 
 def _compute(cfg, device, progress, source: str, warning: str | None = None) -> Result:
     device = torch.device(device if device is not None else default_device())
-    start = time.perf_counter()
+    code, start = store.code_identity(), time.perf_counter()
     arrays = cfg.run(device, progress=progress)
-    meta = store.provenance(cfg.to_dict(), device, time.perf_counter() - start)
+    meta = store.provenance(cfg.to_dict(), device, time.perf_counter() - start, code=code)
     return Result(arrays, cfg.to_dict(), source, warning, meta)
 
 

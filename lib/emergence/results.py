@@ -72,11 +72,15 @@ def _seconds(text: str) -> float:
 
 
 def run_one(name: str, device: torch.device, args: argparse.Namespace,
-            deadline: float | None = None) -> float | None:
+            deadline: float | None = None, code: dict | None = None) -> float | None:
     """Run one experiment at paper size and store it; returns its wall time (None if skipped).
 
-    Raises :class:`emergence.checkpoints.TrainingPaused` when it reaches ``deadline`` unfinished.
+    The entry records ``code``, the :func:`~emergence.store.code_identity` taken when the
+    command started (by default, before this run), not the checkout as it is when the run
+    ends, which may have been edited meanwhile; a warning says so when it was. Raises
+    :class:`emergence.checkpoints.TrainingPaused` when it reaches ``deadline`` unfinished.
     """
+    code = code or store.code_identity()
     cfg = experiments.config(name, "paper")
     config = cfg.to_dict()
     if store.exists(name, config, args.root) and not args.overwrite:
@@ -95,7 +99,10 @@ def run_one(name: str, device: torch.device, args: argparse.Namespace,
     start = time.perf_counter()
     arrays = cfg.run(device, **options)
     wall = float(arrays.get("wall_s", time.perf_counter() - start))
-    meta = store.provenance(config, device, wall, engine=engine)
+    meta = store.provenance(config, device, wall, engine=engine, code=code)
+    if store.code_identity() != code:
+        print(f"{name}: the package changed on disk during the run; the entry records the code "
+              f"the run started with ({code['git_commit']})", file=sys.stderr, flush=True)
     path = store.save(name, config, arrays, meta, args.root, overwrite=args.overwrite,
                       nan_arrays=getattr(cfg, "nan_arrays", ()))
     checkpoint.unlink(missing_ok=True)
@@ -158,12 +165,13 @@ def run_all(chosen: list[str], args: argparse.Namespace) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     deadline = None if args.stop_after is None else time.monotonic() + args.stop_after
     total, failed = 0.0, []
+    code = store.code_identity()        # before any training: the code this process runs
     for name in chosen:
         if deadline is not None and time.monotonic() > deadline:
             print(f"out of time before {name}; run again to continue", flush=True)
             return 3
         try:
-            total += run_one(name, device, args, deadline) or 0.0
+            total += run_one(name, device, args, deadline, code) or 0.0
         except TrainingPaused as pause:
             print(pause, flush=True)
             return 3

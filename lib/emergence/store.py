@@ -363,12 +363,16 @@ def clean_leftovers(root: str | Path | None = None) -> list[str]:
 # --- provenance -------------------------------------------------------------------------------
 
 def provenance(config: dict, device: torch.device | str, wall_s: float,
-               engine: str | None = None) -> dict:
+               engine: str | None = None, code: dict | None = None) -> dict:
     """The provenance record of a run: config, device, torch, code identity, wall time, date,
-    and the training engine (``"torch"`` or the CPU engine ``"rowsum"``) when there is one."""
+    and the training engine (``"torch"`` or the CPU engine ``"rowsum"``) when there is one.
+
+    ``code`` is the :func:`code_identity` taken before the run started; a run of hours has
+    its code loaded by then, and the checkout may have been edited since (without it, the
+    identity is taken now).
+    """
     record = {"config": normalise(config), "device": describe_device(device),
-              "torch": torch.__version__, "git_commit": git_commit(),
-              "code_sha256": code_digest(), "wall_s": float(wall_s),
+              "torch": torch.__version__, **(code or code_identity()), "wall_s": float(wall_s),
               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     if engine is not None:
         record["engine"] = engine
@@ -393,6 +397,11 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def code_identity() -> dict:
+    """``{"git_commit": ..., "code_sha256": ...}`` of the package as it is on disk now."""
+    return {"git_commit": git_commit(), "code_sha256": code_digest()}
 
 
 def git_commit() -> str:
