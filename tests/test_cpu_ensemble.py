@@ -225,13 +225,18 @@ def random_tables(rng, n_groups, group_bits, n_skills=5):
     return tables, control, w
 
 
-@pytest.mark.parametrize("n_groups, group_bits, outputs", [
-    (rowsum.GROUPS, rowsum.GROUP_BITS, 1), (rowsum.PAIRS, 2 * rowsum.GROUP_BITS, 1),
-    (rowsum.GROUPS, rowsum.GROUP_BITS, rowsum.LANES),
-    (rowsum.PAIRS, 2 * rowsum.GROUP_BITS, rowsum.LANES)])
-def test_block_forward_gives_the_share_and_the_relu_pattern(n_groups, group_bits, outputs):
+@pytest.mark.parametrize("n_groups, group_bits, outputs, units", [
+    (rowsum.GROUPS, rowsum.GROUP_BITS, 1, 64), (rowsum.PAIRS, 2 * rowsum.GROUP_BITS, 1, 64),
+    (rowsum.GROUPS, rowsum.GROUP_BITS, rowsum.LANES, 64),
+    (rowsum.PAIRS, 2 * rowsum.GROUP_BITS, rowsum.LANES, 64),
+    (rowsum.GROUPS, rowsum.GROUP_BITS, rowsum.LANES, 16),
+    (rowsum.PAIRS, 2 * rowsum.GROUP_BITS, rowsum.LANES, 48)])
+def test_block_forward_gives_the_share_and_the_relu_pattern(n_groups, group_bits, outputs,
+                                                            units):
+    """The share and pattern of a block's first ``units`` units; the rest of the block (a
+    lanes group's padding) is neither read nor reported active."""
     from emergence.rowsum.intrinsics import block_forward
-    forward = block_forward(n_groups, group_bits, outputs)
+    forward = block_forward(n_groups, group_bits, outputs, units)
 
     @numba.njit
     def run(tables, control, w, skills, samples, share, active):
@@ -249,10 +254,18 @@ def test_block_forward_gives_the_share_and_the_relu_pattern(n_groups, group_bits
     rows = (samples[:, None] >> (group_bits * np.arange(n_groups, dtype=np.uint64))) \
         & np.uint64((1 << group_bits) - 1)
     h = control[skills] + tables[np.arange(n_groups), rows.astype(np.int64)].sum(1)
-    expected = (np.maximum(np.nan_to_num(h, nan=0.0), 0) * w).reshape(n, -1, outputs).sum(1)
-    bits = [sum(1 << u for u in range(rowsum.BLOCK) if h[b, u] > 0) for b in range(n)]
+    relu = np.maximum(np.nan_to_num(h[:, :units], nan=0.0), 0)
+    expected = (relu * w[:units]).reshape(n, -1, outputs).sum(1)
+    bits = [sum(1 << u for u in range(units) if h[b, u] > 0) for b in range(n)]
     assert active.tolist() == bits
     assert np.isnan(h).any() and np.allclose(share, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_block_forward_takes_whole_quarters_only():
+    from emergence.rowsum.intrinsics import block_forward
+    for units in (0, 20, 80):
+        with pytest.raises(ValueError, match="units must be a multiple of 16 in 1..64"):
+            block_forward(rowsum.GROUPS, rowsum.GROUP_BITS, rowsum.LANES, units)
 
 
 def test_lane_outputs_and_residuals_match_numpy():

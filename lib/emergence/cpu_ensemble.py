@@ -29,7 +29,6 @@ from .models import MLPEnsemble
 from .theory.dynamics import skill_probs
 
 MAX_LANES_WIDTH = 32            # widest member that the lanes layout takes
-UNITS_PER_BLOCK = rowsum.BLOCK // rowsum.LANES  # lanes widths are padded to whole blocks
 EVAL_CHUNK = 4096               # evaluation samples per kernel call
 
 
@@ -126,7 +125,7 @@ class Parameters:
             widest = int(layout.slot_width.max())
             if np.any(w1[:, :, widest:]) or np.any(w2[:, widest:]):
                 raise ValueError("lanes layout: members have units beyond their slot width")
-            units = widest + -widest % UNITS_PER_BLOCK
+            units = widest + -widest % rowsum.UNITS_PER_BLOCK
             pad = ((0, 0), (0, max(units - width, 0)))
             w1, b1, w2 = np.pad(w1, ((0, 0), *pad)), np.pad(b1, pad), np.pad(w2, pad)
             arrays = {"w1": layout.spread(w1[:, :, :units]).transpose(0, 2, 3, 1),

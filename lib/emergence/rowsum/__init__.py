@@ -92,7 +92,14 @@ overrides the choice. Everything the engine calls is importable from here.
 # codegen comes first (it also does alphabetically): it sets numba's target features, which
 # must happen before any kernel compiles.
 from .codegen import AVX512, DOWNCLOCKING_CPUS, WIDE_VECTORS, wide_vector_features
-from .lanes import LANES, LANES_CHUNK, lanes_scores, lanes_scratch, lanes_step
+from .lanes import (
+    LANES,
+    LANES_CHUNK,
+    UNITS_PER_BLOCK,
+    lanes_scores,
+    lanes_scratch,
+    lanes_step,
+)
 from .optim import adam_update, sgd_update
 from .sampling import draw_online, gather, shuffle, targets
 from .tables import (
@@ -114,7 +121,8 @@ from .wide import wide_backward, wide_forward, wide_residual, wide_scores
 
 __all__ = [
     "AVX512", "BLOCK", "CACHE_LINE", "DOWNCLOCKING_CPUS", "GROUPS", "GROUP_BITS", "LANES",
-    "LANES_CHUNK", "MAX_BITS", "PAIRS", "PAIR_MIN_BATCH", "PAIR_TABLE", "TABLE", "WIDE_VECTORS",
+    "LANES_CHUNK", "MAX_BITS", "PAIRS", "PAIR_MIN_BATCH", "PAIR_TABLE", "TABLE",
+    "UNITS_PER_BLOCK", "WIDE_VECTORS",
     "adam_update", "aligned_zeros", "draw_online", "forward_scratch", "gather", "gradient_scratch",
     "lanes_scores", "lanes_scratch", "lanes_step", "sgd_update", "shuffle",
     "targets", "weight_gradients", "wide_backward", "wide_forward", "wide_residual",

@@ -86,46 +86,64 @@ def _splat(builder, value, size):
     return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(_I32, size), None))
 
 
-def _halves_added(builder, values, width):
-    """Fold a vector to ``width`` elements by adding its upper half to its lower half."""
-    size = values.type.count
+def _folded(builder, values, width):
+    """Fold a vector of whole quarters to ``width`` elements: its quarters added pairwise
+    (quarter i with quarter i + half, down to one), then halves added to the lower half."""
+    size = max(width, _QUARTER)
+    parts = [_slice(builder, values, start, size)
+             for start in range(0, values.type.count, size)]
+    while len(parts) > 1:
+        half = (len(parts) + 1) // 2
+        parts = [builder.fadd(parts[i], parts[i + half]) if i + half < len(parts)
+                 else parts[i] for i in range(half)]
+    values = parts[0]
     while size > width:
         size //= 2
         values = builder.fadd(_slice(builder, values, 0, size), _slice(builder, values, size, size))
     return values
 
 
-def block_forward(n_groups: int, group_bits: int, outputs: int):
-    """An intrinsic for one sample's forward pass through one block.
+def block_forward(n_groups: int, group_bits: int, outputs: int, units: int = BLOCK):
+    """An intrinsic for one sample's forward pass through the first ``units`` units of a block.
 
-    The returned ``forward(tables, control, w, skill, sample, share, b)`` computes the block's
+    The returned ``forward(tables, control, w, skill, sample, share, b)`` computes the
     pre-activations ``h = control[skill] + sum over groups g of tables[g, bits of g]`` (the
     bits of group g are ``group_bits`` bits of the packed ``sample``), writes the block's
     share of the output, ``relu(h) * w`` summed down to ``outputs`` values, into ``share[b]``
     (``outputs`` = 1: the wide layout, one member, a scalar; ``outputs`` = ``LANES``: the
     lanes layout, unit ``u`` adds into lane ``u % LANES``, a row of ``share``), and returns
-    the block's ReLU pattern, bit ``u`` set where ``h[u] > 0``.
+    the block's ReLU pattern, bit ``u`` set where ``h[u] > 0``. ``units`` below ``BLOCK``
+    (whole quarters) leaves out the block's last units, which a lanes group's last block
+    holds as padding: their rows are not read and their bits are 0.
     """
     share_ndim = 1 if outputs == 1 else 2
+    if units % _QUARTER or not 0 < units <= BLOCK:
+        raise ValueError(f"units must be a multiple of {_QUARTER} in 1..{BLOCK}, got {units}")
+    floats = ir.VectorType(ir.FloatType(), units)
 
     def codegen(context, builder, signature, args):
         tables, control, w, share = (_data(context, builder, signature.args[i], args[i])
                                      for i in (0, 1, 2, 5))
         skill, sample, b = args[3], args[4], args[6]
-        h = builder.load(_row_pointer(builder, control, skill), align=4)
+
+        def load(block_pointer):
+            return builder.load(builder.bitcast(block_pointer, floats.as_pointer()), align=4)
+
+        h = load(_row_pointer(builder, control, skill))
         for pointer in _group_rows(builder, tables, sample, n_groups, group_bits):
-            h = builder.fadd(h, builder.load(pointer, align=4))
-        zero = ir.Constant(_BLOCK_OF_FLOATS, None)
+            h = builder.fadd(h, load(pointer))
+        zero = ir.Constant(floats, None)
         active = builder.fcmp_ordered(">", h, zero)
-        weights = builder.load(builder.bitcast(w, _BLOCK_OF_FLOATS.as_pointer()), align=4)
-        products = builder.fmul(builder.select(active, h, zero), weights)
-        summed = _halves_added(builder, products, outputs)
+        products = builder.fmul(builder.select(active, h, zero),
+                                load(builder.bitcast(w, _BLOCK_OF_FLOATS.as_pointer())))
+        summed = _folded(builder, products, outputs)
         if outputs == 1:
             builder.store(builder.extract_element(summed, ir.Constant(_I32, 0)),
                           builder.gep(share, [b]), align=4)
         else:
             builder.store(summed, _row_pointer(builder, share, b, outputs), align=4)
-        return builder.bitcast(active, _I64)
+        pattern = builder.bitcast(active, ir.IntType(units))
+        return pattern if units == BLOCK else builder.zext(pattern, _I64)
 
     @intrinsic
     def forward(typingctx, tables, control, w, skill, sample, share, b):

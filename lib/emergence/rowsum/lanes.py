@@ -42,21 +42,52 @@ def lanes_scratch(n_blocks: int, n_samples: int) -> tuple[np.ndarray, np.ndarray
             aligned_zeros((n_workers, n_blocks, n_samples), np.uint64))
 
 
-_lanes_pair_sample = block_forward(PAIRS, 2 * GROUP_BITS, LANES)
-_lanes_nibble_sample = block_forward(GROUPS, GROUP_BITS, LANES)
+UNITS_PER_BLOCK = BLOCK // LANES   # a block holds 4 units of each of its 16 seeds
+
+
+def _forwards(n_groups, group_bits):
+    """One sample through a block's first 1, 2, 3 and 4 units of every seed (a group's last
+    block leaves out its padding units)."""
+    return tuple(block_forward(n_groups, group_bits, LANES, LANES * units)
+                 for units in range(1, UNITS_PER_BLOCK + 1))
+
+
+_pair_1, _pair_2, _pair_3, _pair_4 = _forwards(PAIRS, 2 * GROUP_BITS)
+_nibble_1, _nibble_2, _nibble_3, _nibble_4 = _forwards(GROUPS, GROUP_BITS)
 
 
 @njit(inline="always")
-def _lanes_forward(w1, b1, w2, a, n_blocks, xs, ks, n, partial, active, scratch):
-    """Every block of group ``a`` forward over ``n`` samples, each with tables built in the
-    worker's ``scratch`` right before, and byte tables when the batch repays them, as in
-    :func:`wide_forward`."""
+def _used_blocks(width):
+    """Blocks that hold a lanes group's ``width`` units (the rest are padding)."""
+    return (width * LANES + BLOCK - 1) // BLOCK
+
+
+@njit(inline="always")
+def _forward_units(units, tab, pairs, ctl, w, xs, ks, n, share, active):
+    """One block's forward pass (:func:`~emergence.rowsum.tables._forward_block`) over its
+    first ``units`` units of every seed."""
+    if units >= UNITS_PER_BLOCK:
+        _forward_block(_pair_4, _nibble_4, tab, pairs, ctl, w, xs, ks, n, share, active)
+    elif units == 3:
+        _forward_block(_pair_3, _nibble_3, tab, pairs, ctl, w, xs, ks, n, share, active)
+    elif units == 2:
+        _forward_block(_pair_2, _nibble_2, tab, pairs, ctl, w, xs, ks, n, share, active)
+    else:
+        _forward_block(_pair_1, _nibble_1, tab, pairs, ctl, w, xs, ks, n, share, active)
+
+
+@njit(inline="always")
+def _lanes_forward(w1, b1, w2, a, width, xs, ks, n, partial, active, scratch):
+    """Every block of group ``a`` (``width`` units per seed) forward over ``n`` samples, each
+    with tables built in the worker's ``scratch`` right before, and byte tables when the batch
+    repays them, as in :func:`wide_forward`. The padding units of the last block (up to 3 of
+    every seed's last 4) are left out."""
     tab, ctl, pairs = scratch
-    for q in range(n_blocks):
+    for q in range(_used_blocks(width)):
         lo = q * BLOCK
         _build_block(w1, b1, a, lo, tab, ctl)
-        _forward_block(_lanes_pair_sample, _lanes_nibble_sample, tab, pairs, ctl,
-                       w2[a, lo:lo + BLOCK], xs, ks, n, partial[q], active[q])
+        _forward_units(width - q * UNITS_PER_BLOCK, tab, pairs, ctl, w2[a, lo:lo + BLOCK],
+                       xs, ks, n, partial[q], active[q])
 
 
 _lanes_outputs = lane_outputs(LANES)
@@ -71,12 +102,6 @@ def _lanes_block_backward(tg, cg, xs, ks, start, stop, delta, active):
         bits = active[b]
         if bits != np.uint64(0):
             scatter_where_active(tg, cg, delta[b - start], bits, ks[b], xs[b])
-
-
-@njit(inline="always")
-def _used_blocks(width):
-    """Blocks that hold a lanes group's ``width`` units (the rest are padding)."""
-    return (width * LANES + BLOCK - 1) // BLOCK
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -114,7 +139,7 @@ def lanes_step(w1, b1, w2, b2, widths, x, k, masks, target_scale, batch, table_g
         for a in range(t, n_slots, n_workers):
             used = _used_blocks(widths[a])
             xs, ks = x[a], k[a]
-            _lanes_forward(w1, b1, w2, a, used, xs, ks, batch, part, act, work)
+            _lanes_forward(w1, b1, w2, a, widths[a], xs, ks, batch, part, act, work)
             tgs[:used] = _F0
             cgs[:used] = _F0
             total[:] = _F0
@@ -150,7 +175,7 @@ def lanes_scores(w1, b1, w2, b2, widths, x, k, n_done, masks, scale, sums, parti
         xs, ks = x[0], k[0]
         for a in range(t, n_slots, n_workers):
             used = _used_blocks(widths[a])
-            _lanes_forward(w1, b1, w2, a, used, xs, ks, n_done, part, act, work)
+            _lanes_forward(w1, b1, w2, a, widths[a], xs, ks, n_done, part, act, work)
             for b in range(n_done):
                 _lanes_outputs(b2[a], part, used, b, out)
                 xb, kb = xs[b], ks[b]

@@ -58,11 +58,11 @@ def _build_block(w1, b1, a, lo, tab, ctl):
     bits set in ``v`` within group ``g``.
 
     The job that reads a block's tables builds them, into its worker's scratch, right before
-    its forward pass: 125 row additions from 37 rows of ``w1`` (9 KB), after which the tables
-    are in L1. (Built for the whole ensemble ahead of the forward pass, they were written to
-    memory and read back: 24-52 MB each way per step in the data experiments.) Bits past the
-    input are never set in a sample, so the rows they would add are left out (their entries
-    repeat the row without).
+    its forward pass (for the paper's 37 inputs, 125 row additions from 9 KB of ``w1``), after
+    which they are in L1. (Built for the whole ensemble ahead of the forward pass, they were
+    written to memory and read back: 24-52 MB each way per step in the data experiments.)
+    Bits past the input are never set in a sample, so the rows they would add are left out
+    (their entries repeat the row without).
     """
     n_skills = ctl.shape[0]
     n_inputs = w1.shape[1]
@@ -132,9 +132,8 @@ def _fold_block(tg, cg, gw1, gb1, a, lo):
 
     Whatever the kernels scattered per sample into a control row and its 8 group rows
     (``e``), folding gives its sum against every input: ``gw1[i] = sum_b e[b] x[b, i]`` and
-    ``gb1 = sum_b e[b]`` (the transpose of ``_build_block``). Both
-    layouts fold a block's tables as soon as its backward pass is done, while they are still
-    in cache.
+    ``gb1 = sum_b e[b]`` (the transpose of ``_build_block``). Both layouts fold a block's
+    tables as soon as its backward pass is done, while they are still in cache.
     """
     n_skills, width = cg.shape
     n_inputs = gw1.shape[1]
