@@ -53,7 +53,8 @@ additions.
 - *lanes* (width experiments, widths 1 to 20): vector lanes run over ``LANES`` seeds of one
   width that share an input stream (each seed still has its own skill subsets, so its own
   targets, and its own weights). A block of ``BLOCK`` floats is then 4 units of 16 seeds, and
-  widths are padded to whole blocks (multiples of 4 units). A whole group is one job: the
+  widths are padded to whole blocks (multiples of 4 units); the padding units of a group's
+  last block are left out of both passes. A whole group is one job: the
   forward pass runs block by block over the whole batch, byte tables included, and writes
   each block's share of the 16 outputs and its ReLU pattern into a worker's scratch; then the
   batch is walked in chunks of ``LANES_CHUNK`` samples, the targets and residuals of a chunk
