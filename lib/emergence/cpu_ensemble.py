@@ -268,8 +268,8 @@ class FixedBatches:
     ``sampler`` and ``seed``): same samples, same skill counts. Epochs and batch sizes follow
     the same rule; the shuffles come from the hash of (seed, member, epoch). A member with
     one step per epoch trains on its whole set in its original order every step, so its batch
-    is gathered once (again after :meth:`load_state_dict`); ``changed`` lists the members
-    whose batch the last :meth:`fill` rewrote.
+    is gathered once (again after ``load_state_dict``); ``changed`` lists the members
+    whose batch the last ``fill`` rewrote.
     """
 
     def __init__(self, sampler, n_data: Sequence[int], batch_size: int, seed: int) -> None:
